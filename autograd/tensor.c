@@ -1,0 +1,2 @@
+/* placeholder while the engine is being written */
+int ef_autograd_placeholder;

@@ -1,0 +1,20 @@
+/* The subcommands of `edgeformer`. Each lives in cli/cmd_<name>.c and is listed in
+ * EF_COMMANDS below; main.c dispatches on argv[1]. A command returns the process exit
+ * status: 0 on success, 1 on a user-facing error (after printing one line to stderr),
+ * 2 on a usage error. */
+#ifndef EF_CLI_COMMANDS_H
+#define EF_CLI_COMMANDS_H
+
+typedef struct ef_command {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} ef_command;
+
+int cmd_demo(int argc, char **argv);
+
+#define EF_COMMANDS                                                                    \
+  {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
+   cmd_demo},
+
+#endif

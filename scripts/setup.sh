@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages edgeformer needs (only those missing), then configures and
+# builds two trees: build/ (Release; binaries in build/bin/) and build-asan/ (ASan+UBSan).
+# Idempotent and non-interactive. Options:
+#   --references   also install the test-only references (PyTorch, numpy, h5py,
+#                  sentencepiece for /usr/bin/python3) used to regenerate fixtures
+#   --no-asan      build only the Release tree
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools zlib1g-dev
+      check libinih-dev sentencepiece python3)
+REFS=(python3-torch python3-numpy python3-h5py python3-sentencepiece)
+asan=1
+for arg in "$@"; do
+  case "$arg" in
+    --references) PKGS+=("${REFS[@]}") ;;
+    --no-asan) asan=0 ;;
+    *) echo "error: setup.sh: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+if [ "$asan" = 1 ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEF_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$jobs"
+fi
