@@ -1,0 +1,136 @@
+/* parallel.c: the worker pool behind ef_parallel_for. Must never run a body twice or skip a
+ * chunk, and must never leave a worker spinning while OpenBLAS computes. */
+#include "autograd/parallel.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Below this many flops a loop runs on the caller's thread alone. */
+#define EF_PARALLEL_MIN_FLOPS 20000.0
+
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t wake, done;
+  pthread_t threads[EF_MAX_THREADS];
+  int nthreads;  /* including the caller */
+  int nworkers;  /* started worker threads */
+  uint64_t generation;
+  int pending;   /* workers still running the current loop */
+  int shutdown;
+  ef_parallel_body body;
+  void *arg;
+  int64_t n;
+} pool_t;
+
+static pool_t pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                      .wake = PTHREAD_COND_INITIALIZER,
+                      .done = PTHREAD_COND_INITIALIZER};
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void chunk_of(int64_t n, int nt, int tid, int64_t *b, int64_t *e) {
+  int64_t base = n / nt, rem = n % nt;
+  *b = tid * base + (tid < rem ? tid : rem);
+  *e = *b + base + (tid < rem ? 1 : 0);
+}
+
+static void *worker(void *p) {
+  int tid = (int)(intptr_t)p;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&pool.mu);
+  for (;;) {
+    while (!pool.shutdown && (pool.generation == seen || tid >= pool.nthreads))
+      pthread_cond_wait(&pool.wake, &pool.mu);
+    if (pool.shutdown) break;
+    seen = pool.generation;
+    ef_parallel_body body = pool.body;
+    void *arg = pool.arg;
+    int64_t n = pool.n, b, e;
+    chunk_of(n, pool.nthreads, tid, &b, &e);
+    pthread_mutex_unlock(&pool.mu);
+    if (b < e) body(arg, b, e, tid);
+    pthread_mutex_lock(&pool.mu);
+    if (--pool.pending == 0) pthread_cond_signal(&pool.done);
+  }
+  pthread_mutex_unlock(&pool.mu);
+  return NULL;
+}
+
+static void pool_shutdown(void) {
+  pthread_mutex_lock(&pool.mu);
+  pool.shutdown = 1;
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.mu);
+  for (int i = 1; i <= pool.nworkers; i++) pthread_join(pool.threads[i], NULL);
+  pool.nworkers = 0;
+}
+
+static void start_workers(int upto) {
+  /* Workers 1..upto-1 (thread 0 is the caller). Never stopped until exit. */
+  for (int i = pool.nworkers + 1; i < upto; i++) {
+    if (pthread_create(&pool.threads[i], NULL, worker, (void *)(intptr_t)i) != 0) break;
+    pool.nworkers = i;
+  }
+}
+
+static void pool_init(void) {
+  int n = 0;
+  const char *env = getenv("EF_NUM_THREADS");
+  if (env) n = atoi(env);
+  if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (n <= 0) n = 1;
+  if (n > EF_MAX_THREADS) n = EF_MAX_THREADS;
+  pool.nthreads = n;
+  start_workers(n);
+  if (pool.nworkers + 1 < n) pool.nthreads = pool.nworkers + 1;
+  openblas_set_num_threads(pool.nthreads);
+  atexit(pool_shutdown);
+}
+
+int ef_num_threads(void) {
+  pthread_once(&pool_once, pool_init);
+  return pool.nthreads;
+}
+
+void ef_set_num_threads(int n) {
+  pthread_once(&pool_once, pool_init);
+  if (n < 1) n = 1;
+  if (n > EF_MAX_THREADS) n = EF_MAX_THREADS;
+  pthread_mutex_lock(&pool.mu);
+  start_workers(n);
+  pool.nthreads = n < pool.nworkers + 1 ? n : pool.nworkers + 1;
+  pthread_mutex_unlock(&pool.mu);
+  openblas_set_num_threads(pool.nthreads);
+}
+
+void ef_parallel_for(int64_t n, ef_parallel_body body, void *arg) {
+  if (n <= 0) return;
+  int nt = ef_num_threads();
+  if (nt == 1 || n == 1) {
+    body(arg, 0, n, 0);
+    return;
+  }
+  pthread_mutex_lock(&pool.mu);
+  pool.body = body;
+  pool.arg = arg;
+  pool.n = n;
+  pool.pending = nt - 1;
+  pool.generation++;
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.mu);
+  int64_t b, e;
+  chunk_of(n, nt, 0, &b, &e);
+  if (b < e) body(arg, b, e, 0);
+  pthread_mutex_lock(&pool.mu);
+  while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
+  pthread_mutex_unlock(&pool.mu);
+}
+
+void ef_parallel_for_cost(int64_t n, double cost_per_item, ef_parallel_body body, void *arg) {
+  if ((double)n * cost_per_item < EF_PARALLEL_MIN_FLOPS) {
+    if (n > 0) body(arg, 0, n, 0);
+    return;
+  }
+  ef_parallel_for(n, body, arg);
+}
