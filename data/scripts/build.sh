@@ -146,7 +146,7 @@ if [ "$TASK" = gec ]; then
   if [ "$(cat "$CACHE/$JANEAUSTEN_DEB.version" 2>/dev/null)" != "$want" ]; then
     mkdir -p "$CACHE/deb"
     rm -rf "$CACHE/$JANEAUSTEN_DEB"
-    (cd "$CACHE/deb" && rm -f "$JANEAUSTEN_DEB"_*.deb && apt-get download -qq "$JANEAUSTEN_DEB=$want")
+    (cd "$CACHE/deb" && rm -f "$JANEAUSTEN_DEB"_*.deb && apt-get download -qq -o APT::Sandbox::User=root "$JANEAUSTEN_DEB=$want")
     dpkg-deb -x "$CACHE/deb/$JANEAUSTEN_DEB"_*.deb "$CACHE/$JANEAUSTEN_DEB"
     echo "$want" >"$CACHE/$JANEAUSTEN_DEB.version"
   fi

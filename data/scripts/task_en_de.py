@@ -29,7 +29,7 @@ MIN_WORDS, PERIOD = 4, 50
 _EXAMPLE = re.compile(r'^\s+"(.+?)"\s+-\s+(.+)$')
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]?$")
 # dictionary placeholders mark a phrase pattern, not a sentence ("write about sth.")
-_PLACEHOLDER = re.compile(r"\b(sth|sb|so|etw|jd|jdm|jdn|jds)\.", re.I)
+_PLACEHOLDER = re.compile(r"\b(sth|sb|etw|jd|jdm|jdn|jds)\.", re.I)
 
 
 def catalog_files():
