@@ -12,9 +12,12 @@ typedef struct ef_command {
 } ef_command;
 
 int cmd_demo(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
 
 #define EF_COMMANDS                                                                    \
   {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
-   cmd_demo},
+   cmd_demo},                                                                          \
+  {"prepare", "binarise aligned text into HDF5 datasets (like fairseq-preprocess)",       \
+   cmd_prepare},
 
 #endif

@@ -4,6 +4,8 @@
  * accept a dict.txt that fairseq would reject (duplicates, malformed lines). */
 #include "data/dictionary.h"
 
+#include "data/text.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -352,25 +354,6 @@ static int parse_count(const char *s, size_t len, int64_t *out) {
   return 0;
 }
 
-static int utf8_valid(const unsigned char *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    unsigned char c = s[i];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (n < 0 || len - i < (size_t)n + 1) return 0;
-    uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1fu : n == 2 ? c & 0x0fu : c & 0x07u;
-    for (int k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return 0;
-      cp = cp << 6 | (s[i + k] & 0x3fu);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return 0;
-    i += (size_t)n + 1;
-  }
-  return 1;
-}
-
 int ef_dict_load_memory(const char *buf, size_t len, const char *name, ef_dict **out, char *err,
                         size_t errlen) {
   *out = NULL;
@@ -379,7 +362,7 @@ int ef_dict_load_memory(const char *buf, size_t len, const char *name, ef_dict *
     set_err(err, errlen, "%s: file is larger than %zu bytes", name, EF_DICT_MAX_FILE_BYTES);
     return 1;
   }
-  if (!utf8_valid((const unsigned char *)buf, len)) {
+  if (!ef_text_utf8_valid(buf, len)) {
     set_err(err, errlen, "%s: not valid UTF-8 (fairseq reads dictionaries as UTF-8)", name);
     return 1;
   }
