@@ -23,6 +23,7 @@ EOF
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3 # Debian's interpreter on purpose: the python3 on PATH may be another one
+export PYTHONHASHSEED=0 # belt and braces: the builders never depend on set/dict hash order
 SPLIT_FILES="train.src train.tgt valid.src valid.tgt test.src test.tgt"
 
 TASK="" OUT="" UPDATE=0 FORCE=0
@@ -45,11 +46,13 @@ case "$TASK" in
   web-es)   PACKAGES="libsword-utils sword-text-web sword-text-sparv" ;;
   desc-sum) PACKAGES="apt" ;;
   en-de)    PACKAGES="gettext dict-freedict-eng-deu dict-freedict-deu-eng $(grep -v '^#' "$ROOT/data/scripts/en_de_catalogs.txt" | tr '\n' ' ')" ;;
-  gec)      PACKAGES="libsword-utils sword-text-web codespell" ;;
+  gec)      PACKAGES="libsword-utils sword-text-kjv sword-text-web codespell" ;;
   "") usage >&2; exit 2 ;;
   *) echo "error: unknown task '$TASK' (expected kjv-web, web-es, desc-sum, en-de or gec)" >&2; exit 2 ;;
 esac
 JANEAUSTEN_DEB=r-cran-janeaustenr
+# desc-sum and gec read package descriptions from apt's English translation index
+case "$TASK" in desc-sum|gec) USES_TRANSLATIONS=1 ;; *) USES_TRANSLATIONS=0 ;; esac
 
 OUT=${OUT:-$ROOT/work/data/$TASK}
 CHECKSUMS=$ROOT/data/checksums/$TASK.sha256
@@ -78,7 +81,7 @@ package_versions() {
     printf '# package %s %s (unpacked, not installed)\n' "$JANEAUSTEN_DEB" \
       "$(cat "$CACHE/$JANEAUSTEN_DEB.version" 2>/dev/null || echo '?')"
   fi
-  if [ "$TASK" = desc-sum ]; then
+  if [ "$USES_TRANSLATIONS" = 1 ]; then
     local f
     for f in /var/lib/apt/lists/*_dists_bookworm_InRelease; do
       [ -f "$f" ] && printf '# index %s %s\n' "$(basename "$f")" "$(grep -m1 '^Date:' "$f")"
@@ -133,7 +136,7 @@ if [ -n "$missing" ]; then
     -o DPkg::Lock::Timeout=600 $missing
 fi
 
-if [ "$TASK" = desc-sum ] && ! ls /var/lib/apt/lists/*_dists_bookworm_main_i18n_Translation-en* >/dev/null 2>&1; then
+if [ "$USES_TRANSLATIONS" = 1 ] && ! ls /var/lib/apt/lists/*_dists_bookworm_main_i18n_Translation-en* >/dev/null 2>&1; then
   echo "fetching apt's English translation index (apt-get update -o Acquire::Languages=en)"
   apt_update
 fi

@@ -31,6 +31,9 @@ AGREEMENT = {"is": "are", "are": "is", "was": "were", "were": "was", "has": "hav
              "isn't": "aren't", "aren't": "isn't", "wasn't": "weren't", "weren't": "wasn't"}
 THIRD_PERSON = {"he", "she", "it"}
 OTHER_PERSON = {"i", "we", "they", "you"}
+# never given a third-person -s ("I wills"): modals and words that are not verbs after a pronoun
+NO_S = {"will", "shall", "can", "may", "must", "might", "could", "would", "should", "ought",
+        "am", "also", "only", "then", "now", "too", "all", "both", "never", "always", "this"}
 # base, past, past participle
 IRREGULAR = [("go", "went", "gone"), ("see", "saw", "seen"), ("take", "took", "taken"),
              ("give", "gave", "given"), ("come", "came", "come"), ("know", "knew", "known"),
@@ -110,7 +113,7 @@ class Noiser:
                         and low[:-1] in self.vocabulary and not low.endswith("ss"):
                     out.append((i, lambda rng, w=low[:-1]: w))
                 elif prev in OTHER_PERSON and low in self.vocabulary and low + "s" in self.vocabulary \
-                        and low not in AGREEMENT and low not in _VERB_FORMS:
+                        and low not in AGREEMENT and low not in _VERB_FORMS and low not in NO_S:
                     out.append((i, lambda rng, w=low + "s": w))
             elif rule == "verb":
                 if low in _VERB_FORMS:

@@ -84,7 +84,7 @@ def austen_sentences():
             if line:
                 paragraph.append(line)
                 continue
-            text = clean_line(" ".join(paragraph))
+            text = clean_line(" ".join(paragraph).replace("_", ""))  # _italics_
             paragraph = []
             if chapter < 0 or not text or text.isupper():
                 continue  # front matter, headings
