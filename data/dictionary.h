@@ -38,7 +38,7 @@
 #define EF_DICT_NSPECIAL 4
 #define EF_DICT_PADDING_FACTOR 8                 /* fairseq-preprocess --padding-factor default */
 #define EF_DICT_MAX_SYMBOLS (1 << 24)            /* largest dictionary accepted */
-#define EF_DICT_MAX_SYMBOL_BYTES 1024            /* longest symbol accepted */
+#define EF_DICT_MAX_SYMBOL_BYTES 65536           /* longest symbol accepted */
 #define EF_DICT_MAX_FILE_BYTES ((size_t)1 << 30) /* largest dict.txt accepted */
 #define EF_DICT_OVERWRITE_FLAG "#fairseq:overwrite"
 
