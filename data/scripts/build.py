@@ -5,6 +5,7 @@ split files and stats.txt into OUT_DIR (which must exist) and prints one summary
 library only: it must run on Debian's own python3 on a fresh machine.
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -26,7 +27,11 @@ def main(argv):
     task, out_dir = argv[1], argv[2]
     start = time.time()
     module = __import__(TASKS[task])
-    counts = module.build(task, out_dir)
+    try:
+        counts = module.build(task, out_dir)
+    except (OSError, RuntimeError, ValueError, subprocess.CalledProcessError) as e:
+        sys.stderr.write("error: %s: %s\n" % (task, e))
+        return 1
     print("%s: train %d valid %d test %d pairs (%.1f s)"
           % (task, counts["train"], counts["valid"], counts["test"], time.time() - start))
     return 0

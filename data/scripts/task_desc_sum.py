@@ -23,18 +23,24 @@ from textnorm import clean_line, write_splits, write_stats
 
 LISTS = "/var/lib/apt/lists"
 TRANSLATION_GLOB = LISTS + "/*_dists_bookworm_main_i18n_Translation-en*"
-PACKAGES_GLOB = LISTS + "/*_dists_bookworm_main_binary-amd64_Packages*"
+# amd64's index names the source packages; another architecture's is a close second best
+PACKAGES_GLOB = (LISTS + "/*_dists_bookworm_main_binary-amd64_Packages*",
+                 LISTS + "/*_dists_bookworm_main_binary-*_Packages*")
 MIN_DOC_WORDS, MAX_DOC_WORDS, MIN_SUM_WORDS = 8, 400, 2
 PERIOD = 50
 _BOILERPLATE = re.compile(r"\b(transitional|dummy) package\b", re.I)
 
 
-def read_index(pattern):
-    """Decompress an apt list file with apt-helper (it knows lz4, xz, gz) and return its text."""
-    files = sorted(f for f in glob.glob(pattern) if not f.endswith(".diff"))
+def read_index(patterns):
+    """Decompress the first apt list file matching one of PATTERNS (tried in order) with
+    apt-helper (it knows lz4, xz, gz) and return its text."""
+    patterns = (patterns,) if isinstance(patterns, str) else patterns
+    files = []
+    for pattern in patterns:
+        files = files or sorted(f for f in glob.glob(pattern) if not f.endswith(".diff"))
     if not files:
         raise RuntimeError("no apt index matches %s: run apt-get update -o Acquire::Languages=en"
-                           % pattern)
+                           % " or ".join(patterns))
     out = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", files[0]], check=True,
                          stdout=subprocess.PIPE).stdout
     return out.decode("utf-8", "replace")
