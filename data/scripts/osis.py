@@ -8,7 +8,10 @@ Rules (see docs/datasets.md):
   in every module, so they stay); a dropped element becomes one space, so words never fuse
   ("God<note>..</note>created" -> "God created");
 - every other tag is removed; empty (self-closing) tags and line/paragraph tags become a space;
-- the KJV paragraph sign and character entities are resolved; whitespace is normalised later.
+- text after a book's end marker (<div type="book" eID=...>) is not verse text (the WEB hangs
+  its glossary on Revelation 22:21) and is cut;
+- the KJV paragraph sign, stray USFM markers (`\\nd LORD`) and character entities are resolved;
+  whitespace is normalised later.
 It never reorders verses: the result keeps the module's order.
 """
 import html
@@ -16,6 +19,7 @@ import re
 import subprocess
 
 _TOKEN = re.compile(r"<(/?)([A-Za-z]+)([^>]*?)(/?)>|([^<]+)")
+_USFM = re.compile(r"\\[a-z]+[0-9]*\*?")
 _DROP = {"note", "speaker"}
 _SPACE_TAGS = {"l", "lg", "lb", "div", "p", "chapter", "milestone", "verse", "item", "list"}
 _KEY = re.compile(r"^(.+) (\d+):(\d+)$")
@@ -34,6 +38,8 @@ def strip_osis(markup):
                 out.append(text)
             continue
         if selfclose:
+            if name == "div" and 'type="book"' in attrs and "eID=" in attrs:
+                break
             out.append(" ")
             continue
         if closing:
@@ -54,6 +60,7 @@ def strip_osis(markup):
         if name in _SPACE_TAGS:
             out.append(" ")
     text = html.unescape("".join(out)).replace("\u00b6", " ")
+    text = _USFM.sub(" ", text)
     # a removed tag between a word and its punctuation leaves "word ," behind
     text = re.sub(r"\s+([,.;:!?\u2019\u201d)\]])", r"\1", " ".join(text.split()))
     return text

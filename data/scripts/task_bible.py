@@ -23,6 +23,10 @@ HOLDOUT_PERIOD, VALID_PHASE, TEST_PHASE = 30, 10, 20
 #    a factor OUTLIER_FACTOR, or
 #  - aligning verse i with verse i+-1 fits the lengths better than i with i (SHIFT_GAIN).
 OUTLIER_FACTOR, OUTLIER_FRAC, SHIFT_GAIN = 1.6, 0.2, 0.8
+# Both tasks: a pair whose lengths differ by more than this factor is a textual difference, not
+# a rewrite (1 John 5:7's Comma Johanneum is in the KJV only; the WEB puts Romans 16:25-27 at
+# the end of Romans 14:23), and is dropped.
+MAX_LENGTH_FACTOR = math.e
 
 
 def split_of(chapter_index):
@@ -103,7 +107,7 @@ def build(task, out_dir):
         for chap, why in sorted(dropped.items(), key=lambda kv: index[kv[0]]):
             notes.append("dropped chapter %s %d: %s" % (chap[0], chap[1], why))
     pairs = {"train": [], "valid": [], "test": []}
-    skipped = 0
+    skipped, unequal = 0, []
     for key, src in src_verses:
         t = tgt.get(key)
         if key[:2] in dropped:
@@ -111,8 +115,13 @@ def build(task, out_dir):
         if not clean_line(src) or not t or not clean_line(t):
             skipped += 1
             continue
+        if abs(math.log(len(t) / len(src))) > math.log(MAX_LENGTH_FACTOR):
+            unequal.append("%s %d:%d" % key)
+            continue
         pairs[split_of(index[key[:2]])].append((src, t))
     notes.append("verses skipped because empty on one side: %d" % skipped)
+    notes.append("verses dropped, lengths differ by more than x%.2f: %d (%s)"
+                 % (MAX_LENGTH_FACTOR, len(unequal), ", ".join(unequal)))
     counts = write_splits(out_dir, pairs)
     write_stats(out_dir, task, counts, notes)
     return counts
