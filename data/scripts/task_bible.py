@@ -21,8 +21,12 @@ HOLDOUT_PERIOD, VALID_PHASE, TEST_PHASE = 30, 10, 20
 #  - RV1909 is empty at a verse where WEB is not (its text moved elsewhere), or
 #  - at least OUTLIER_FRAC of its verses have a length ratio off the global median by more than
 #    a factor OUTLIER_FACTOR, or
-#  - aligning verse i with verse i+-1 fits the lengths better than i with i (SHIFT_GAIN).
+#  - aligning verse i with verse i+-1 fits the lengths better than i with i (SHIFT_GAIN), or
+#  - part of it is shifted: SHIFT_RUN consecutive verses each fit a neighbour's length better
+#    (deviation smaller by NEIGHBOUR_GAIN in log ratio), or one verse whose lengths differ by
+#    more than MAX_LENGTH_FACTOR fits a neighbour better.
 OUTLIER_FACTOR, OUTLIER_FRAC, SHIFT_GAIN = 1.6, 0.2, 0.8
+SHIFT_RUN, NEIGHBOUR_GAIN = 3, 0.25
 # Both tasks: a pair whose lengths differ by more than this factor is a textual difference, not
 # a rewrite (1 John 5:7's Comma Johanneum is in the KJV only; the WEB puts Romans 16:25-27 at
 # the end of Romans 14:23), and is dropped.
@@ -66,10 +70,19 @@ def misaligned_chapters(src, tgt):
     logs = [math.log(len(tgt[k]) / len(s)) for k, s in src.items() if s and tgt.get(k)]
     median = statistics.median(logs)
 
+    def dev(chap, verse, shift):
+        """|log length ratio - median| of src verse against tgt verse+shift (None: no pair)."""
+        s, t = by_chap[chap].get(verse), tgt.get(chap + (verse + shift,))
+        return abs(math.log(len(t) / len(s)) - median) if s and t else None
+
     def cost(chap, shift):
-        devs = [abs(math.log(len(tgt[chap + (v + shift,)]) / len(s)) - median)
-                for v, s in by_chap[chap].items() if s and tgt.get(chap + (v + shift,))]
+        devs = [d for d in (dev(chap, v, shift) for v in by_chap[chap]) if d is not None]
         return (sum(devs) / len(devs), devs) if len(devs) >= 3 else (float("inf"), devs)
+
+    def neighbour_fits(chap, verse):
+        here = dev(chap, verse, 0)
+        near = [d for d in (dev(chap, verse, 1), dev(chap, verse, -1)) if d is not None]
+        return here is not None and near and min(near) < here - NEIGHBOUR_GAIN
 
     bad = {}
     for chap, verses in by_chap.items():
@@ -79,10 +92,20 @@ def misaligned_chapters(src, tgt):
             bad[chap] = "verse empty in target"
             continue
         same, devs = cost(chap, 0)
+        run = longest = 0
+        for v in sorted(verses):
+            run = run + 1 if neighbour_fits(chap, v) else 0
+            longest = max(longest, run)
+        extreme = [v for v in verses if (dev(chap, v, 0) or 0) > math.log(MAX_LENGTH_FACTOR)
+                   and neighbour_fits(chap, v)]
         if devs and sum(d > math.log(OUTLIER_FACTOR) for d in devs) >= OUTLIER_FRAC * len(devs):
             bad[chap] = "length ratio outliers"
         elif min(cost(chap, 1)[0], cost(chap, -1)[0]) < SHIFT_GAIN * same:
             bad[chap] = "shifted verse numbering"
+        elif longest >= SHIFT_RUN:
+            bad[chap] = "%d consecutive verses fit a neighbour better" % longest
+        elif extreme:
+            bad[chap] = "verse %d fits a neighbour better" % extreme[0]
     return bad
 
 
