@@ -5,7 +5,8 @@
    domains in TEST_DOMAINS go to test, VALID_DOMAINS to valid, all others to train.
 2. Ding/FreeDict example sentences (dict-freedict-eng-deu, and dict-freedict-deu-eng reversed):
    dictd lines `   "English example"  - German example`, kept when the English side has at least
-   MIN_WORDS words, ends in . ! or ? and has no placeholder (sth., jdn.). Split by sha256(English) mod PERIOD: 0 valid, 1 test.
+   MIN_WORDS words, ends in . ! or ? and has no placeholder (sth., jdn.); of alternative German
+   translations ("Satz eins., Satz zwei.") the first is kept. Split by sha256(English) mod PERIOD: 0 valid, 1 test.
 
 Held-out sides win duplicates: test pairs are collected first, then valid, then train, and an
 English sentence seen before (case-insensitive) is skipped, so no English text of valid/test
@@ -30,6 +31,8 @@ _EXAMPLE = re.compile(r'^\s+"(.+?)"\s+-\s+(.+)$')
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]?$")
 # dictionary placeholders mark a phrase pattern, not a sentence ("write about sth.")
 _PLACEHOLDER = re.compile(r"\b(sth|sb|etw|jd|jdm|jdn|jds)\.", re.I)
+# Ding lists alternative translations of one example as "Satz eins., Satz zwei."
+_ALTERNATIVES = re.compile(r"(?<=[.!?“\"]), (?=[A-ZÄÖÜ„\"])")
 
 
 def catalog_files():
@@ -55,7 +58,7 @@ def dict_examples():
                 if not m:
                     continue
                 en, de = (m.group(1), m.group(2)) if english_first else (m.group(2), m.group(1))
-                en, de = clean_line(en), clean_line(de)
+                en, de = clean_line(en), _ALTERNATIVES.split(clean_line(de))[0]
                 if (len(en.split()) >= MIN_WORDS and _SENTENCE_END.search(en) and de
                         and not _PLACEHOLDER.search(en + " " + de)):
                     pairs.add((en, de))
