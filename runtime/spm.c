@@ -200,20 +200,64 @@ static int encode(const rt_spm *m, const char *text, size_t len, spm_enc *e, cha
   return 0;
 }
 
+static char *piece_text(const rt_spm *m, const spm_enc *e, int i, size_t *len) {
+  const spm_tok *t = &e->toks[i];
+  if (t->len) {
+    *len = t->len;
+    return e->norm.p + t->start;
+  }
+  *len = m->pieces[t->id].len;
+  return m->pool + m->pieces[t->id].off;
+}
+
+/* Writes the pieces of e joined by spaces to out (need bytes, checked by the caller). */
+static void join_pieces(const rt_spm *m, const spm_enc *e, char *out) {
+  for (int i = 0; i < e->count; i++) {
+    size_t len;
+    const char *w = piece_text(m, e, i, &len);
+    if (i > 0) *out++ = ' ';
+    memcpy(out, w, len);
+    out += len;
+  }
+  *out = 0;
+}
+
+static size_t pieces_bytes(const rt_spm *m, const spm_enc *e) {
+  size_t need = 1, len;
+  for (int i = 0; i < e->count; i++) need += (piece_text(m, e, i, &len), len) + (i > 0);
+  return need;
+}
+
 int rt_spm_encode_ids(const rt_spm *m, const char *text, size_t len, int *ids, int cap, char *err,
                       size_t errlen) {
   spm_enc e;
-  if (encode(m, text, len, &e, err, errlen)) {
-    enc_free(&e);
-    return -1;
+  int n = -1;
+  if (encode(m, text, len, &e, err, errlen) == 0) {
+    if (e.count > cap) {
+      spm_errf(m, err, errlen, "line needs %d ids but the buffer holds %d", e.count, cap);
+    } else {
+      for (int i = 0; i < e.count; i++) ids[i] = e.toks[i].id;
+      n = e.count;
+    }
   }
-  if (e.count > cap) {
-    spm_errf(m, err, errlen, "line needs %d ids but the buffer holds %d", e.count, cap);
-    enc_free(&e);
-    return -1;
+  enc_free(&e);
+  return n;
+}
+
+int rt_spm_encode_ids_alloc(const rt_spm *m, const char *text, size_t len, int **out, char *err,
+                            size_t errlen) {
+  spm_enc e;
+  int n = -1;
+  *out = NULL;
+  if (encode(m, text, len, &e, err, errlen) == 0) {
+    *out = malloc((e.count ? (size_t)e.count : 1) * sizeof **out);
+    if (!*out) {
+      spm_errf(m, err, errlen, "out of memory for %d ids", e.count);
+    } else {
+      for (int i = 0; i < e.count; i++) (*out)[i] = e.toks[i].id;
+      n = e.count;
+    }
   }
-  for (int i = 0; i < e.count; i++) ids[i] = e.toks[i].id;
-  int n = e.count;
   enc_free(&e);
   return n;
 }
@@ -221,32 +265,36 @@ int rt_spm_encode_ids(const rt_spm *m, const char *text, size_t len, int *ids, i
 int rt_spm_encode_pieces(const rt_spm *m, const char *text, size_t len, char *out, size_t cap,
                          char *err, size_t errlen) {
   spm_enc e;
-  if (encode(m, text, len, &e, err, errlen)) {
-    enc_free(&e);
-    return -1;
-  }
-  size_t need = 1;
-  for (int i = 0; i < e.count; i++)
-    need += (e.toks[i].len ? e.toks[i].len : m->pieces[e.toks[i].id].len) + (i > 0);
-  if (need > cap) {
-    spm_errf(m, err, errlen, "line needs %zu bytes of pieces but the buffer holds %zu", need, cap);
-    enc_free(&e);
-    return -1;
-  }
-  char *o = out;
-  for (int i = 0; i < e.count; i++) {
-    const spm_tok *t = &e.toks[i];
-    if (i > 0) *o++ = ' ';
-    if (t->len) {
-      memcpy(o, e.norm.p + t->start, t->len);
-      o += t->len;
+  int n = -1;
+  if (encode(m, text, len, &e, err, errlen) == 0) {
+    size_t need = pieces_bytes(m, &e);
+    if (need > cap) {
+      spm_errf(m, err, errlen, "line needs %zu bytes of pieces but the buffer holds %zu", need,
+               cap);
     } else {
-      memcpy(o, spm_piece_str(m, t->id), m->pieces[t->id].len);
-      o += m->pieces[t->id].len;
+      join_pieces(m, &e, out);
+      n = e.count;
     }
   }
-  *o = 0;
-  int n = e.count;
+  enc_free(&e);
+  return n;
+}
+
+int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, char **out, char *err,
+                               size_t errlen) {
+  spm_enc e;
+  int n = -1;
+  *out = NULL;
+  if (encode(m, text, len, &e, err, errlen) == 0) {
+    size_t need = pieces_bytes(m, &e);
+    *out = malloc(need);
+    if (!*out) {
+      spm_errf(m, err, errlen, "out of memory for %zu bytes of pieces", need);
+    } else {
+      join_pieces(m, &e, *out);
+      n = e.count;
+    }
+  }
   enc_free(&e);
   return n;
 }
@@ -335,8 +383,10 @@ static void decode_piece(spm_dec *d, const char *w, size_t len, int id) {
   put(d, w + run, len - run);
 }
 
-/* Moves the decoded text (denormalised when the model says so) to out. */
-static int decode_finish(spm_dec *d, char *out, size_t cap, char *err, size_t errlen) {
+/* Finishes d: the decoded text (denormalised when the model says so) goes to out (cap bytes)
+ * or, when cap is 0, to a new malloc'ed string in *alloc. */
+static int decode_finish(spm_dec *d, char *out, size_t cap, char **alloc, char *err,
+                         size_t errlen) {
   const rt_spm *m = d->m;
   flush_bytes(d);
   int rc = -1;
@@ -350,7 +400,17 @@ static int decode_finish(spm_dec *d, char *out, size_t cap, char *err, size_t er
     if (spm_normalize(m, &m->denorm, d->text.p, d->text.len, &den, err, errlen)) goto done;
     res = &den;
   }
-  if (res->len + 1 > cap || res->len > (size_t)INT32_MAX) {
+  if (res->len > (size_t)INT32_MAX) {
+    spm_errf(m, err, errlen, "decoded text of %zu bytes is too long", res->len);
+    goto done;
+  }
+  if (alloc) {
+    out = *alloc = malloc(res->len + 1);
+    if (!out) {
+      spm_errf(m, err, errlen, "out of memory for %zu decoded bytes", res->len + 1);
+      goto done;
+    }
+  } else if (res->len + 1 > cap) {
     spm_errf(m, err, errlen, "decoded text needs %zu bytes but the buffer holds %zu", res->len + 1,
              cap);
     goto done;
@@ -365,9 +425,10 @@ done:
   return rc;
 }
 
-int rt_spm_decode_ids_err(const rt_spm *m, const int *ids, int n, char *out, size_t cap, char *err,
-                          size_t errlen) {
+static int decode_ids(const rt_spm *m, const int *ids, int n, char *out, size_t cap, char **alloc,
+                      char *err, size_t errlen) {
   if (err && errlen) err[0] = 0;
+  if (alloc) *alloc = NULL;
   spm_dec d = {m, {0}, NULL, 0, 0, 1, 0, 0};
   for (int i = 0; i < n; i++) {
     if (ids[i] < 0 || ids[i] >= m->n) {
@@ -380,12 +441,13 @@ int rt_spm_decode_ids_err(const rt_spm *m, const int *ids, int n, char *out, siz
     size_t len = m->pieces[ids[i]].len;
     decode_piece(&d, w, len, piece_to_id_len(m, w, len));
   }
-  return decode_finish(&d, out, cap, err, errlen);
+  return decode_finish(&d, out, cap, alloc, err, errlen);
 }
 
-int rt_spm_decode_pieces_err(const rt_spm *m, const char *pieces, size_t len, char *out, size_t cap,
-                             char *err, size_t errlen) {
+static int decode_pieces(const rt_spm *m, const char *pieces, size_t len, char *out, size_t cap,
+                         char **alloc, char *err, size_t errlen) {
   if (err && errlen) err[0] = 0;
+  if (alloc) *alloc = NULL;
   spm_dec d = {m, {0}, NULL, 0, 0, 1, 0, 0};
   for (size_t i = 0; i < len;) {
     if (pieces[i] == ' ') {
@@ -397,7 +459,35 @@ int rt_spm_decode_pieces_err(const rt_spm *m, const char *pieces, size_t len, ch
     decode_piece(&d, pieces + i, j - i, piece_to_id_len(m, pieces + i, j - i));
     i = j;
   }
-  return decode_finish(&d, out, cap, err, errlen);
+  return decode_finish(&d, out, cap, alloc, err, errlen);
+}
+
+int rt_spm_decode_ids_err(const rt_spm *m, const int *ids, int n, char *out, size_t cap, char *err,
+                          size_t errlen) {
+  if (cap == 0) {
+    spm_errf(m, err, errlen, "decode output buffer has no room");
+    return -1;
+  }
+  return decode_ids(m, ids, n, out, cap, NULL, err, errlen);
+}
+
+int rt_spm_decode_pieces_err(const rt_spm *m, const char *pieces, size_t len, char *out, size_t cap,
+                             char *err, size_t errlen) {
+  if (cap == 0) {
+    spm_errf(m, err, errlen, "decode output buffer has no room");
+    return -1;
+  }
+  return decode_pieces(m, pieces, len, out, cap, NULL, err, errlen);
+}
+
+int rt_spm_decode_ids_alloc(const rt_spm *m, const int *ids, int n, char **out, char *err,
+                            size_t errlen) {
+  return decode_ids(m, ids, n, NULL, 0, out, err, errlen);
+}
+
+int rt_spm_decode_pieces_alloc(const rt_spm *m, const char *pieces, size_t len, char **out,
+                               char *err, size_t errlen) {
+  return decode_pieces(m, pieces, len, NULL, 0, out, err, errlen);
 }
 
 int rt_spm_decode_ids(const rt_spm *m, const int *ids, int n, char *out, size_t cap) {

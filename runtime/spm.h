@@ -91,18 +91,31 @@ int rt_spm_encode_pieces(const rt_spm *m, const char *text, size_t len, char *ou
 /* Decode ids to text (NUL-terminated in out, cap bytes including the NUL), like
  * `spm_decode --input_format=id`: U+2581 becomes a space, the leading dummy space is removed,
  * <0xNN> byte pieces are reassembled (invalid byte sequences become U+FFFD), control pieces
- * (bos/eos/pad...) are dropped, unknown pieces become " \xE2\x81\x87 " (U+2047) as sentencepiece
- * does. Returns the number of bytes written (excluding the NUL), or -1 when an id is out of range
- * or out is too small. */
+ * (bos/eos/pad...) are dropped, the unknown piece becomes trainer_spec.unk_surface (default
+ * " \xE2\x81\x87 ", U+2047) as sentencepiece does. Returns the number of bytes written (excluding
+ * the NUL), or -1 when an id is out of range or out is too small. */
 int rt_spm_decode_ids(const rt_spm *m, const int *ids, int n, char *out, size_t cap);
-/* Same for pieces separated by spaces (`spm_decode` default input format). Pieces absent from
- * the vocabulary are treated as unknown. Returns bytes written or -1 (out too small). */
+/* Same for pieces separated by spaces (`spm_decode` default input format; runs of spaces are
+ * one separator). A piece absent from the vocabulary is copied verbatim, as sentencepiece does.
+ * Returns bytes written or -1 (out too small). */
 int rt_spm_decode_pieces(const rt_spm *m, const char *pieces, char *out, size_t cap);
 /* Variants of the two above that also write a one-line message to err on failure. */
 int rt_spm_decode_ids_err(const rt_spm *m, const int *ids, int n, char *out, size_t cap, char *err,
                           size_t errlen);
 int rt_spm_decode_pieces_err(const rt_spm *m, const char *pieces, size_t len, char *out, size_t cap,
                              char *err, size_t errlen);
+
+/* The same four calls with outputs of any size: on success *out is a malloc'ed array (ids) or
+ * NUL-terminated string that the caller frees with free(); on failure *out is NULL. The return
+ * value is the count of ids / pieces, or the decoded byte length, or -1 with a message. */
+int rt_spm_encode_ids_alloc(const rt_spm *m, const char *text, size_t len, int **out, char *err,
+                            size_t errlen);
+int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, char **out, char *err,
+                               size_t errlen);
+int rt_spm_decode_ids_alloc(const rt_spm *m, const int *ids, int n, char **out, char *err,
+                            size_t errlen);
+int rt_spm_decode_pieces_alloc(const rt_spm *m, const char *pieces, size_t len, char **out,
+                               char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
