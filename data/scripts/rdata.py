@@ -57,11 +57,11 @@ class _Reader:
             name = self.item()
             self.refs.append(name)
             return name
-        if kind == LISTSXP:
-            attr = self.item() if has_attr else None
+        if kind == LISTSXP:  # a pairlist cell, returned as [(tag, value), ...]
+            if has_attr:
+                self.item()  # the cell's own attributes: not needed
             tag = self.item() if has_tag else None
             car, cdr = self.item(), self.item()
-            del attr  # attributes of a pairlist cell: not needed
             return [(tag, car)] + (cdr or [])
         if kind == CHARSXP:
             n = self.int()
