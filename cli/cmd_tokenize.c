@@ -11,6 +11,7 @@
 
 #define TOK_ERR_LEN 512
 #define TOK_STDIN "<stdin>"
+#define TOK_QUOTE 24 /* bytes of a bad token quoted in a message */
 #define TOK_MAX_IDS_PER_LINE (RT_SPM_MAX_INPUT_BYTES / 2) /* decode --ids: ids on one line */
 
 static void usage(FILE *f) {
@@ -34,6 +35,12 @@ static const char *strip_model(const char *msg, const char *model) {
   return msg;
 }
 
+/* Writes s[0..len) and a newline (s may hold NUL bytes, as its input line may). */
+static void put_line(const char *s, size_t len) {
+  fwrite(s, 1, len, stdout);
+  putchar('\n');
+}
+
 /* Parses a line of space-separated ids; returns the count or -1 with a message. */
 static int parse_ids(const char *line, size_t len, int **ids, size_t *cap, char *err,
                      size_t errlen) {
@@ -44,22 +51,24 @@ static int parse_ids(const char *line, size_t len, int **ids, size_t *cap, char 
       continue;
     }
     long v = 0;
-    size_t j = i;
+    size_t j = i, e = i;
+    while (e < len && line[e] != ' ' && line[e] != '\t') e++;
+    int tl = (int)(e - i < TOK_QUOTE ? e - i : TOK_QUOTE);
     int neg = 0;
     if (line[j] == '-') neg = 1, j++;
     if (j >= len || line[j] < '0' || line[j] > '9') {
-      snprintf(err, errlen, "'%.20s' is not an id", line + i);
+      snprintf(err, errlen, "'%.*s' is not an id", tl, line + i);
       return -1;
     }
     while (j < len && line[j] >= '0' && line[j] <= '9') {
       v = v * 10 + (line[j++] - '0');
       if (v > RT_SPM_MAX_PIECES) {
-        snprintf(err, errlen, "id '%.20s' is out of range", line + i);
+        snprintf(err, errlen, "id '%.*s' is out of range", tl, line + i);
         return -1;
       }
     }
     if (j < len && line[j] != ' ' && line[j] != '\t') {
-      snprintf(err, errlen, "'%.20s' is not an id", line + i);
+      snprintf(err, errlen, "'%.*s' is not an id", tl, line + i);
       return -1;
     }
     if ((size_t)n == *cap) {
@@ -139,15 +148,16 @@ int cmd_tokenize(int argc, char **argv) {
       free(ids);
       ids = NULL;
     } else if (!decode) {
-      n = rt_spm_encode_pieces_alloc(m, line, len, &text, err, sizeof err);
-      if (n >= 0) puts(text);
+      size_t tl = 0;
+      n = rt_spm_encode_pieces_alloc(m, line, len, &text, &tl, err, sizeof err);
+      if (n >= 0) put_line(text, tl);
     } else if (want_ids) {
       n = parse_ids(line, len, &parsed, &parsed_cap, err, sizeof err);
       if (n >= 0) n = rt_spm_decode_ids_alloc(m, parsed, n, &text, err, sizeof err);
-      if (n >= 0) puts(text);
+      if (n >= 0) put_line(text, (size_t)n);
     } else {
       n = rt_spm_decode_pieces_alloc(m, line, len, &text, err, sizeof err);
-      if (n >= 0) puts(text);
+      if (n >= 0) put_line(text, (size_t)n);
     }
     free(text);
     text = NULL;

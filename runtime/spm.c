@@ -280,8 +280,8 @@ int rt_spm_encode_pieces(const rt_spm *m, const char *text, size_t len, char *ou
   return n;
 }
 
-int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, char **out, char *err,
-                               size_t errlen) {
+int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, char **out,
+                               size_t *out_len, char *err, size_t errlen) {
   spm_enc e;
   int n = -1;
   *out = NULL;
@@ -293,6 +293,7 @@ int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, ch
     } else {
       join_pieces(m, &e, *out);
       n = e.count;
+      if (out_len) *out_len = need - 1;
     }
   }
   enc_free(&e);

@@ -107,11 +107,13 @@ int rt_spm_decode_pieces_err(const rt_spm *m, const char *pieces, size_t len, ch
 
 /* The same four calls with outputs of any size: on success *out is a malloc'ed array (ids) or
  * NUL-terminated string that the caller frees with free(); on failure *out is NULL. The return
- * value is the count of ids / pieces, or the decoded byte length, or -1 with a message. */
+ * value is the count of ids / pieces, or the decoded byte length, or -1 with a message.
+ * out_len (may be NULL) receives the byte length of the pieces string: pieces may contain NUL
+ * when the input does (U+0000 is valid UTF-8), so strlen() is not always enough. */
 int rt_spm_encode_ids_alloc(const rt_spm *m, const char *text, size_t len, int **out, char *err,
                             size_t errlen);
-int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, char **out, char *err,
-                               size_t errlen);
+int rt_spm_encode_pieces_alloc(const rt_spm *m, const char *text, size_t len, char **out,
+                               size_t *out_len, char *err, size_t errlen);
 int rt_spm_decode_ids_alloc(const rt_spm *m, const int *ids, int n, char **out, char *err,
                             size_t errlen);
 int rt_spm_decode_pieces_alloc(const rt_spm *m, const char *pieces, size_t len, char **out,
