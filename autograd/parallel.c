@@ -1,8 +1,9 @@
 /* parallel.c: the worker pool behind ef_parallel_for. Must never run a body twice or skip a
- * chunk, and must never leave a worker spinning while OpenBLAS computes. */
+ * chunk, and must never leave a worker spinning while other threads compute. */
 #include "autograd/parallel.h"
 
-#include <cblas.h>
+#include "autograd/blas.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,6 +24,9 @@ typedef struct {
   void *arg;
   int64_t n;
 } pool_t;
+
+/* Set while the current thread runs a loop body: nested loops then run serially. */
+static __thread int in_body;
 
 static pool_t pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
                       .wake = PTHREAD_COND_INITIALIZER,
@@ -49,7 +53,9 @@ static void *worker(void *p) {
     int64_t n = pool.n, b, e;
     chunk_of(n, pool.nthreads, tid, &b, &e);
     pthread_mutex_unlock(&pool.mu);
+    in_body = 1;
     if (b < e) body(arg, b, e, tid);
+    in_body = 0;
     pthread_mutex_lock(&pool.mu);
     if (--pool.pending == 0) pthread_cond_signal(&pool.done);
   }
@@ -84,7 +90,7 @@ static void pool_init(void) {
   pool.nthreads = n;
   start_workers(n);
   if (pool.nworkers + 1 < n) pool.nthreads = pool.nworkers + 1;
-  openblas_set_num_threads(pool.nthreads);
+  ef_blas_set_threads(pool.nthreads);
   atexit(pool_shutdown);
 }
 
@@ -101,13 +107,13 @@ void ef_set_num_threads(int n) {
   start_workers(n);
   pool.nthreads = n < pool.nworkers + 1 ? n : pool.nworkers + 1;
   pthread_mutex_unlock(&pool.mu);
-  openblas_set_num_threads(pool.nthreads);
+  ef_blas_set_threads(pool.nthreads);
 }
 
 void ef_parallel_for(int64_t n, ef_parallel_body body, void *arg) {
   if (n <= 0) return;
   int nt = ef_num_threads();
-  if (nt == 1 || n == 1) {
+  if (nt == 1 || n == 1 || in_body) {
     body(arg, 0, n, 0);
     return;
   }
@@ -121,7 +127,9 @@ void ef_parallel_for(int64_t n, ef_parallel_body body, void *arg) {
   pthread_mutex_unlock(&pool.mu);
   int64_t b, e;
   chunk_of(n, nt, 0, &b, &e);
+  in_body = 1;
   if (b < e) body(arg, b, e, 0);
+  in_body = 0;
   pthread_mutex_lock(&pool.mu);
   while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
   pthread_mutex_unlock(&pool.mu);

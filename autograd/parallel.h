@@ -3,10 +3,10 @@
  *
  * A fixed pool of worker threads (EF_NUM_THREADS, default: the number of online cores) splits
  * [0, n) into equal contiguous chunks, one per thread, the caller's thread taking chunk 0.
- * Workers sleep on a condition variable between loops, so they never compete with OpenBLAS's
- * threads, which run only while no parallel loop does (GEMMs are issued from the caller's
- * thread outside ef_parallel_for). Chunk boundaries depend only on n and the thread count.
- * Calls do not nest: a body must not call ef_parallel_for (it would run serially).
+ * Workers sleep on a condition variable between loops. The same pool also splits large GEMMs
+ * (blas.h), so the process never runs more compute threads than the pool size. Chunk
+ * boundaries depend only on n and the thread count. A loop started from inside a body runs
+ * serially on that thread.
  */
 #ifndef EF_AUTOGRAD_PARALLEL_H
 #define EF_AUTOGRAD_PARALLEL_H
@@ -23,8 +23,7 @@ void ef_parallel_for(int64_t n, ef_parallel_body body, void *arg);
  * waking the workers costs more than it saves. cost is in rough flops per item. */
 void ef_parallel_for_cost(int64_t n, double cost_per_item, ef_parallel_body body, void *arg);
 int ef_num_threads(void);
-/* Change the pool size (1..EF_MAX_THREADS); also sets OpenBLAS's thread count. Call between
- * steps, never from inside a loop body. */
+/* Change the pool size (1..EF_MAX_THREADS). Call between steps, never from inside a body. */
 void ef_set_num_threads(int n);
 
 #endif
