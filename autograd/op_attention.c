@@ -20,18 +20,26 @@ typedef struct {
   /* backward */
   const float *dout;
   float *dq, *dk, *dv, *dpk, *dpv;
-  float *scratch; /* [threads][P + Tk] */
+  float *scratch; /* per thread: forward [dh][P+Tk]; backward [dh][P+Tk] + [P+Tk] */
   int per_head;   /* units are heads (each looping over the batch) instead of (b, h) */
 } attn_args;
 
-static inline float dot(const float *a, const float *b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
+static inline void axpy(float *restrict y, float a, const float *restrict x, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-static inline void axpy(float *y, float a, const float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+/* out[j] = Σ_d x[d]·rows_t[d][j] for j < S: a row times a transposed block, vectorised over j
+ * (dot products of 64 floats each would need a horizontal sum per key). */
+static inline void row_times_t(float *restrict out, const float *restrict x,
+                               const float *restrict rows_t, int64_t dh, int64_t S) {
+  for (int64_t j = 0; j < S; j++) out[j] = 0.0f;
+  for (int64_t d = 0; d < dh; d++) {
+    float xd = x[d];
+    const float *r = rows_t + d * S;
+#pragma omp simd
+    for (int64_t j = 0; j < S; j++) out[j] += xd * r[j];
+  }
 }
 
 /* Key j of the extended sequence (prefix first): its row in k (or pk), and in v. */
@@ -42,18 +50,30 @@ static inline const float *val_row(const attn_args *s, int64_t b, int64_t j, int
   return j < s->P ? s->pv + j * s->D + h * s->dh : s->v + (b * s->Tk + j - s->P) * s->D + h * s->dh;
 }
 
+/* rows_t[d][j] = row j (of the extended keys or values) at column d of head h. */
+static void transpose_head(const attn_args *s, int64_t b, int64_t h, int values,
+                           float *restrict rows_t) {
+  int64_t S = s->P + s->Tk;
+  for (int64_t j = 0; j < S; j++) {
+    const float *r = values ? val_row(s, b, j, h) : key_row(s, b, j, h);
+    for (int64_t d = 0; d < s->dh; d++) rows_t[d * S + j] = r[d];
+  }
+}
+
 // one (b, h): q (Tq, dh), keys (P+Tk, dh) -> probs (Tq, P+Tk), out (Tq, dh)
-static void attention_forward_unit(const attn_args *s, int64_t b, int64_t h) {
+static void attention_forward_unit(const attn_args *s, int64_t b, int64_t h, float *kt) {
   int64_t S = s->P + s->Tk, off = s->Tk - s->Tq;
+  transpose_head(s, b, h, 0, kt);
   for (int64_t i = 0; i < s->Tq; i++) {
     const float *qi = s->q + (b * s->Tq + i) * s->D + h * s->dh;
     float *p = s->probs + ((b * s->H + h) * s->Tq + i) * S;
+    row_times_t(p, qi, kt, s->dh, S);
     float mx = -INFINITY;
     for (int64_t j = 0; j < S; j++) {
       int64_t t = j - s->P; /* token index, < 0 for the prefix */
       int masked = t >= 0 && ((s->key_pad && s->key_pad[b * s->Tk + t]) ||
                               (s->causal && t > i + off));
-      p[j] = masked ? -INFINITY : s->scale * dot(qi, key_row(s, b, j, h), s->dh);
+      p[j] = masked ? -INFINITY : s->scale * p[j];
       if (p[j] > mx) mx = p[j];
     }
     float *o = s->out + (b * s->Tq + i) * s->D + h * s->dh;
@@ -77,22 +97,23 @@ static void attention_forward_unit(const attn_args *s, int64_t b, int64_t h) {
 
 static void attention_forward_body(void *arg, int64_t u0, int64_t u1, int tid) {
   const attn_args *s = arg;
-  for (int64_t u = u0; u < u1; u++) attention_forward_unit(s, u / s->H, u % s->H);
+  float *kt = s->scratch + (int64_t)tid * s->dh * (s->P + s->Tk);
+  for (int64_t u = u0; u < u1; u++) attention_forward_unit(s, u / s->H, u % s->H, kt);
 }
 
 // one (b, h): dout (Tq, dh) -> dq, dk, dv (and prefix dpk, dpv) +=
-static void attention_backward_unit(const attn_args *s, int64_t b, int64_t h, float *dP) {
+static void attention_backward_unit(const attn_args *s, int64_t b, int64_t h, float *vt,
+                                    float *dP) {
   int64_t S = s->P + s->Tk;
+  transpose_head(s, b, h, 1, vt);
   for (int64_t i = 0; i < s->Tq; i++) {
     const float *p = s->probs + ((b * s->H + h) * s->Tq + i) * S;
     const float *go = s->dout + (b * s->Tq + i) * s->D + h * s->dh;
     const float *qi = s->q + (b * s->Tq + i) * s->D + h * s->dh;
     float *dqi = s->dq ? s->dq + (b * s->Tq + i) * s->D + h * s->dh : NULL;
+    row_times_t(dP, go, vt, s->dh, S);
     float sum = 0.0f;
-    for (int64_t j = 0; j < S; j++) {
-      dP[j] = p[j] != 0.0f ? dot(go, val_row(s, b, j, h), s->dh) : 0.0f;
-      sum += p[j] * dP[j];
-    }
+    for (int64_t j = 0; j < S; j++) sum += p[j] * dP[j];
     for (int64_t j = 0; j < S; j++) {
       if (p[j] == 0.0f) continue;
       float dS = p[j] * (dP[j] - sum) * s->scale; /* gradient of the raw q·k product */
@@ -108,12 +129,13 @@ static void attention_backward_unit(const attn_args *s, int64_t b, int64_t h, fl
 
 static void attention_backward_body(void *arg, int64_t u0, int64_t u1, int tid) {
   const attn_args *s = arg;
-  float *dP = s->scratch + (int64_t)tid * (s->P + s->Tk);
+  int64_t S = s->P + s->Tk;
+  float *vt = s->scratch + (int64_t)tid * (s->dh + 1) * S, *dP = vt + s->dh * S;
   for (int64_t u = u0; u < u1; u++) {
     if (s->per_head) /* prefix gradients are shared by the batch: one thread per head */
-      for (int64_t b = 0; b < s->B; b++) attention_backward_unit(s, b, u, dP);
+      for (int64_t b = 0; b < s->B; b++) attention_backward_unit(s, b, u, vt, dP);
     else
-      attention_backward_unit(s, u / s->H, u % s->H, dP);
+      attention_backward_unit(s, u / s->H, u % s->H, vt, dP);
   }
 }
 
@@ -176,13 +198,15 @@ ef_tensor *ef_attention(ef_ctx *ctx, ef_tensor *q, ef_tensor *k, ef_tensor *v,
   s->scale = o->scale;
   s->causal = o->causal;
   s->probs = ef_ctx_alloc(ctx, (size_t)(s->B * s->H * s->Tq * (P + s->Tk)) * sizeof(float));
-  if (!s->probs) return NULL;
+  /* one scratch for both passes: per thread [dh + 1][P + Tk] */
+  s->scratch = ef_ctx_alloc(ctx, (size_t)ef_num_threads() * (size_t)((s->dh + 1) * (P + s->Tk)) *
+                                     sizeof(float));
+  if (!s->probs || !s->scratch) return NULL;
   ef_parallel_for_cost(s->B * s->H, 4.0 * (double)(s->Tq * (P + s->Tk) * s->dh),
                        attention_forward_body, s);
   ef_node *nd = ef_record(ctx, "attention", attention_backward, y, in, 5);
   if (nd) {
     s->key_pad = NULL; /* not needed backward: masked probabilities are exactly 0 */
-    s->scratch = ef_ctx_alloc(ctx, (size_t)ef_num_threads() * (size_t)(P + s->Tk) * sizeof(float));
     nd->saved[0] = s;
   }
   return ef_ctx_ok(ctx) ? y : NULL;
