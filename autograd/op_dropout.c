@@ -31,12 +31,16 @@ typedef struct {
 // x (n) -> y (n) = x·mask·scale; backward: dx (n) += dy·mask·scale
 static void dropout_body(void *p, int64_t i0, int64_t i1, int tid) {
   dropout_args *s = p;
-  for (int64_t i = i0; i < i1; i++) {
-    float v = keep(s->key, i, s->threshold) ? s->src[i] * s->scale : 0.0f;
-    if (s->accumulate)
-      s->dst[i] += v;
-    else
-      s->dst[i] = v;
+  float *restrict dst = s->dst;
+  const float *restrict src = s->src;
+  if (s->accumulate) {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++)
+      dst[i] += src[i] * (keep(s->key, i, s->threshold) ? s->scale : 0.0f);
+  } else {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++)
+      dst[i] = src[i] * (keep(s->key, i, s->threshold) ? s->scale : 0.0f);
   }
 }
 
