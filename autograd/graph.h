@@ -47,9 +47,6 @@ int ef_needs_grad(const ef_ctx *ctx, ef_tensor *const *in, int n);
 ef_node *ef_record(ef_ctx *ctx, const char *op, ef_backward_fn bw, ef_tensor *out,
                    ef_tensor *const *in, int n);
 
-/* Shape error "op: what: a [..] vs b [..]" (b may be NULL); returns NULL. */
-void *ef_fail_shapes(ef_ctx *ctx, const char *op, const char *what, const ef_tensor *a,
-                     const ef_tensor *b);
 /* Output tensor for an op: arena tensor with a zeroed grad when any input needs one. */
 ef_tensor *ef_op_output(ef_ctx *ctx, int ndim, const int64_t *shape, ef_tensor *const *in,
                         int n);

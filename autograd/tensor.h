@@ -57,6 +57,9 @@ int ef_ctx_ok(const ef_ctx *ctx);
 const char *ef_ctx_error(const ef_ctx *ctx);
 /* Set the sticky error (printf-style); the first error wins. Returns NULL for convenience. */
 void *ef_ctx_fail(ef_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Shape error "op: what: a [..] vs b [..]" (b may be NULL); returns NULL. */
+void *ef_fail_shapes(ef_ctx *ctx, const char *op, const char *what, const ef_tensor *a,
+                     const ef_tensor *b);
 ef_arena *ef_ctx_arena(ef_ctx *ctx);
 int ef_ctx_num_nodes(const ef_ctx *ctx);
 

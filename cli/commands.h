@@ -12,12 +12,15 @@ typedef struct ef_command {
 } ef_command;
 
 int cmd_demo(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 #define EF_COMMANDS                                                                    \
   {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
    cmd_demo},                                                                          \
+  {"info", "sharing table, unique parameters and multiply-adds of a model config",          \
+   cmd_info},                                                                          \
   {"prepare", "binarise aligned text into HDF5 datasets (like fairseq-preprocess)",       \
    cmd_prepare},                                                                       \
   {"tokenize", "SentencePiece-encode (or --decode) stdin to stdout, one line per line",   \
