@@ -140,6 +140,9 @@ static int trie_grow(spm_trie *t, size_t need) {
   return 0;
 }
 
+/* Percentage of taken cells in a searched stretch above which base searches skip it. */
+#define TRIE_DENSE_PERCENT 95
+
 typedef struct trie_job {
   int32_t node;
   uint32_t lo, hi, depth;
@@ -174,19 +177,26 @@ static int trie_build(spm_trie *t, trie_key *keys, size_t nkeys) {
       }
     }
     starts[nl] = j.hi;
+    /* Search a base from the first free cell on. When the stretch searched was nearly all
+     * taken, later searches start past it for good (darts' heuristic; the few free cells left
+     * behind stay unused): without this every node rescans the same full cells and building a
+     * vocabulary of n pieces takes time quadratic in n. */
     while (first_free < t->size && t->check[first_free] != -1) first_free++;
     size_t b = first_free > labels[0] ? first_free - labels[0] : 1;
     if (b < 1) b = 1;
+    size_t taken = 0, start = b;
     for (;; b++) {
       if (trie_grow(t, b + 256) != 0) {
         rc = -1;
         break;
       }
-      int ok = 1;
-      for (int k = 0; k < nl && ok; k++) ok = t->check[b + labels[k]] == -1;
+      int ok = t->check[b + labels[0]] == -1;
+      taken += !ok;
+      for (int k = 1; k < nl && ok; k++) ok = t->check[b + labels[k]] == -1;
       if (ok) break;
     }
     if (rc) break;
+    if (taken * 100 >= (b - start + 1) * TRIE_DENSE_PERCENT) first_free = b + labels[0];
     t->base[j.node] = (int32_t)b;
     for (int k = 0; k < nl; k++) t->check[b + labels[k]] = j.node;
     /* push children in reverse so they are built in label order */
