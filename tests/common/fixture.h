@@ -5,10 +5,10 @@
 
 #include <stdint.h>
 
-#define FX_MAX_TENSORS 64
+#define FX_MAX_TENSORS 4096
 
 typedef struct {
-  char name[64];
+  char name[160];
   int is_int;
   int ndim;
   int64_t shape[4];
@@ -18,12 +18,15 @@ typedef struct {
 } fx_tensor;
 
 typedef struct {
-  fx_tensor t[FX_MAX_TENSORS];
+  fx_tensor *t; /* FX_MAX_TENSORS entries, allocated by the loaders */
   int n;
 } fx_file;
 
 /* Loads EF_FIXTURES/<rel>; aborts the test (ck_abort) with a message on any error. */
 void fx_load(fx_file *fx, const char *rel);
+/* Loads a binary .efx fixture (tests/reference/efx.py: "EFX1", uint32 count, per tensor
+ * uint16 name length, name, uint8 dtype 0=f32 1=i32, uint8 ndim, int64 dims, raw data). */
+void fx_load_efx(fx_file *fx, const char *path);
 void fx_free(fx_file *fx);
 /* The tensor called name, or NULL (fx_need aborts instead). */
 fx_tensor *fx_get(fx_file *fx, const char *name);
