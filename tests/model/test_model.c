@@ -136,6 +136,43 @@ START_TEST(bad_configs_fail_naming_the_key) {
 }
 END_TEST
 
+static void stats(ef_model *m, const char *key, double *mean, double *std, double *maxabs) {
+  ef_tensor *t = ef_params_tensor(m->params, ef_params_find(m->params, key));
+  ck_assert_ptr_nonnull(t);
+  double s = 0, s2 = 0, mx = 0;
+  for (int64_t i = 0; i < t->numel; i++) {
+    s += t->data[i], s2 += (double)t->data[i] * t->data[i];
+    if (fabs(t->data[i]) > mx) mx = fabs(t->data[i]);
+  }
+  *mean = s / (double)t->numel;
+  *std = sqrt(s2 / (double)t->numel - *mean * *mean);
+  *maxabs = mx;
+}
+
+START_TEST(initialisation_follows_fairseq) {
+  ef_model *m = load_preset("edgelm", NULL);
+  ef_model_init(m, 3);
+  double mean, std, mx;
+  stats(m, "encoder.embed_tokens.weight", &mean, &std, &mx);
+  ck_assert_msg(fabs(std - pow(512, -0.5)) < 0.002 && fabs(mean) < 0.001, "embed std %g", std);
+  ef_tensor *E = ef_params_tensor(m->params, m->embed);
+  for (int d = 0; d < 512; d++) ck_assert_float_eq(E->data[512 + d], 0.0f); /* pad row */
+  /* xavier-uniform gain 1/sqrt(2) on a 512x512: bound = sqrt(6/1024)/sqrt(2) = 0.0541 */
+  stats(m, "encoder.layers.2.self_attn.k_proj.weight", &mean, &std, &mx);
+  ck_assert_msg(mx <= 0.05413 && mx > 0.054 && fabs(std - 0.05413 / sqrt(3)) < 0.001, "k max %g", mx);
+  stats(m, "encoder.layers.2.self_attn.out_proj.weight", &mean, &std, &mx);
+  ck_assert_msg(mx <= 0.07655 && mx > 0.0763, "out_proj max %g", mx);
+  stats(m, "encoder.layers.2.self_attn.out_proj.bias", &mean, &std, &mx);
+  ck_assert_double_eq(mx, 0.0);
+  stats(m, "encoder.layers.1.fc2.weight", &mean, &std, &mx); /* U(±1/sqrt(2048)) */
+  ck_assert_msg(mx <= 0.0221 && mx > 0.0220, "fc2 max %g", mx);
+  stats(m, "decoder.layers.1.final_layer_norm.weight", &mean, &std, &mx);
+  ck_assert_double_eq(mean, 1.0);
+  ck_assert_double_eq(std, 0.0);
+  ef_model_free(m);
+}
+END_TEST
+
 /* --- model-level gradient check --------------------------------------------------------
  * GELU everywhere but in the last variant: central differences straddling a ReLU kink are
  * wrong by construction (the ReLU op itself is checked in test_gradcheck away from 0). */
@@ -217,6 +254,7 @@ int main(void) {
   tcase_add_test(tc, baselines_match_the_published_table);
   tcase_add_test(tc, every_fairseq_key_resolves_to_its_shared_block);
   tcase_add_test(tc, bad_configs_fail_naming_the_key);
+  tcase_add_test(tc, initialisation_follows_fairseq);
   tcase_add_loop_test(tc, model_gradient_matches_finite_differences, 0,
                       (int)(sizeof variants / sizeof variants[0]));
   suite_add_tcase(s, tc);
