@@ -3,14 +3,16 @@
 # builds two trees: build/ (Release; binaries in build/bin/) and build-asan/ (ASan+UBSan).
 # Idempotent and non-interactive. Options:
 #   --references   also install the test-only references (PyTorch, numpy, h5py,
-#                  sentencepiece for /usr/bin/python3) used to regenerate fixtures
+#                  sentencepiece for /usr/bin/python3) and the Debian text packages
+#                  (Bibles, gettext, FreeDict, fortunes) used to regenerate fixtures
 #   --no-asan      build only the Release tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools zlib1g-dev
       check libinih-dev sentencepiece python3)
-REFS=(python3-torch python3-numpy python3-h5py python3-sentencepiece)
+REFS=(python3-torch python3-numpy python3-h5py python3-sentencepiece sword-text-kjv sword-text-web
+      sword-text-sparv libsword-utils gettext dict-freedict-eng-deu fortunes)
 asan=1
 for arg in "$@"; do
   case "$arg" in
