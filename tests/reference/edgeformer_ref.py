@@ -330,7 +330,7 @@ def _embed(E, tokens, d):
 def _dropout(x, p, training, generator):
     if not training or p == 0:
         return x
-    keep = torch.rand(x.shape, generator=generator, dtype=torch.float64) >= p
+    keep = torch.rand(x.shape, generator=generator, dtype=x.dtype) >= p
     return x * keep.to(x.dtype) / (1 - p)
 
 
