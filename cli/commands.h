@@ -14,6 +14,7 @@ typedef struct ef_command {
 int cmd_demo(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 #define EF_COMMANDS                                                                    \
@@ -23,6 +24,8 @@ int cmd_tokenize(int argc, char **argv);
    cmd_info},                                                                          \
   {"prepare", "binarise aligned text into HDF5 datasets (like fairseq-preprocess)",       \
    cmd_prepare},                                                                       \
+  {"score", "BLEU/chrF (sacreBLEU-compatible) or ROUGE of a hypothesis file vs references", \
+   cmd_score},                                                                         \
   {"tokenize", "SentencePiece-encode (or --decode) stdin to stdout, one line per line",   \
    cmd_tokenize},
 

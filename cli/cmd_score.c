@@ -1,0 +1,403 @@
+/* cli/cmd_score.c: `edgeformer score`, corpus BLEU / chrF (sacreBLEU-compatible) or mean
+ * ROUGE (rouge-score-compatible) of a hypothesis file against one or more reference files,
+ * as text or JSON. Files are read whole and split into lines the way Python's text files
+ * are (\n, \r\n and \r end a line). It must never score files whose line counts differ nor
+ * invalid UTF-8: the first problem is one line `error: FILE: ...` and exit status 1.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "eval/bleu.h"
+#include "eval/chrf.h"
+#include "eval/rouge.h"
+#include "eval/unicode.h"
+
+#define SCORE_MAX_REFS 16
+#define SCORE_ERR_LEN 512
+#define SCORE_READ_CHUNK ((size_t)1 << 16)
+#define SCORE_MAX_FILE_BYTES ((size_t)1 << 32)
+#define SCORE_ROUGE_VERSION "0.1.2" /* the rouge-score release eval/rouge.c reproduces */
+
+enum metric { M_BLEU, M_CHRF, M_ROUGE };
+
+typedef struct {
+  const char *path;
+  char *buf;
+  size_t *start, *len; /* per line */
+  size_t n;
+} text_file;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: edgeformer score [--metric bleu|chrf|rouge] --hyp FILE --ref FILE [--ref FILE2 "
+          "...]\n"
+          "                        [--json] [--lowercase] [--no-stem] [--sent-sep STR]\n"
+          "\n"
+          "Scores line i of --hyp against line i of every --ref (all files must have the same\n"
+          "number of lines; empty lines are valid segments).\n"
+          "  --metric M     bleu (default): corpus BLEU as sacreBLEU %s (13a, exp smoothing)\n"
+          "                 chrf: corpus chrF2 as sacreBLEU's CHRF()\n"
+          "                 rouge: ROUGE-1/2/L/Lsum as rouge-score %s, mean over lines\n"
+          "  --hyp FILE     system output, one segment per line (UTF-8)\n"
+          "  --ref FILE     reference, one segment per line; repeat for more references\n"
+          "                 (up to %d)\n"
+          "  --json         print one JSON object with every number instead of text\n"
+          "  --lowercase    bleu/chrf: lowercase hypotheses and references first\n"
+          "  --no-stem      rouge: do not apply the Porter stemmer (default: stem)\n"
+          "  --sent-sep STR rouge: STR separates sentences for ROUGE-Lsum (like '<n>')\n"
+          "  -h, --help     show this help\n"
+          "See docs/metrics.md for the exact definitions.\n",
+          EF_SACREBLEU_VERSION, SCORE_ROUGE_VERSION, SCORE_MAX_REFS);
+}
+
+static void text_free(text_file *t) {
+  free(t->buf);
+  free(t->start);
+  free(t->len);
+}
+
+/* Reads path whole, splits it into lines and checks UTF-8. Prints the error itself. */
+static int text_load(text_file *t, const char *path) {
+  memset(t, 0, sizeof *t);
+  t->path = path;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "error: %s: cannot open: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (cap - len < SCORE_READ_CHUNK) {
+      size_t nc = cap ? cap * 2 : SCORE_READ_CHUNK * 2;
+      char *p = nc <= SCORE_MAX_FILE_BYTES + 1 ? realloc(t->buf, nc) : NULL;
+      if (!p) {
+        fprintf(stderr, "error: %s: too large to read (limit %zu bytes)\n", path,
+                (size_t)SCORE_MAX_FILE_BYTES);
+        fclose(f);
+        return -1;
+      }
+      t->buf = p;
+      cap = nc;
+    }
+    size_t got = fread(t->buf + len, 1, cap - len - 1, f);
+    len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    fprintf(stderr, "error: %s: cannot read: %s\n", path, strerror(errno));
+    fclose(f);
+    return -1;
+  }
+  fclose(f);
+  size_t nl = 0;
+  for (size_t i = 0; i < len; i++) nl += t->buf[i] == '\n' || t->buf[i] == '\r';
+  t->start = malloc((nl + 1) * sizeof *t->start);
+  t->len = malloc((nl + 1) * sizeof *t->len);
+  if (!t->start || !t->len) {
+    fprintf(stderr, "error: %s: out of memory\n", path);
+    return -1;
+  }
+  for (size_t i = 0; i < len;) {
+    size_t e = i;
+    while (e < len && t->buf[e] != '\n' && t->buf[e] != '\r') e++;
+    size_t bad;
+    if (ef_utf8_check(t->buf + i, e - i, &bad)) {
+      fprintf(stderr, "error: %s: line %zu: invalid UTF-8 at byte %zu of the line\n", path,
+              t->n + 1, bad + 1);
+      return -1;
+    }
+    t->start[t->n] = i;
+    t->len[t->n++] = e - i;
+    if (e < len && t->buf[e] == '\r' && e + 1 < len && t->buf[e + 1] == '\n') e++;
+    i = e + 1;
+  }
+  return 0;
+}
+
+/* Replaces every occurrence of sep in s[0..len) by '\n' into out; returns the new length. */
+static size_t replace_sep(const char *s, size_t len, const char *sep, char *out) {
+  size_t k = strlen(sep), o = 0;
+  for (size_t i = 0; i < len;) {
+    if (k && i + k <= len && !memcmp(s + i, sep, k)) {
+      out[o++] = '\n';
+      i += k;
+    } else {
+      out[o++] = s[i++];
+    }
+  }
+  return o;
+}
+
+static void json_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      printf("\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      printf("\\u%04x", *s);
+    else
+      putchar(*s);
+  }
+  putchar('"');
+}
+
+static int run_bleu(text_file *hyp, text_file *refs, int nrefs, int lowercase, int json) {
+  ef_bleu_opts o = {.lowercase = lowercase, .effective_order = 0};
+  ef_bleu *b = ef_bleu_new(&o);
+  if (!b) {
+    fprintf(stderr, "error: out of memory\n");
+    return 1;
+  }
+  ef_bleu_stats corpus = {0}, seg;
+  char err[SCORE_ERR_LEN];
+  for (size_t i = 0; i < hyp->n; i++) {
+    const char *rs[SCORE_MAX_REFS];
+    size_t rl[SCORE_MAX_REFS];
+    for (int r = 0; r < nrefs; r++) {
+      rs[r] = refs[r].buf + refs[r].start[i];
+      rl[r] = refs[r].len[i];
+    }
+    if (ef_bleu_segment(b, hyp->buf + hyp->start[i], hyp->len[i], rs, rl, nrefs, &seg, err,
+                        sizeof err)) {
+      fprintf(stderr, "error: %s: line %zu: %s\n", hyp->path, i + 1, err);
+      ef_bleu_free(b);
+      return 1;
+    }
+    ef_bleu_stats_add(&corpus, &seg);
+  }
+  ef_bleu_free(b);
+  ef_bleu_score s;
+  ef_bleu_compute(&corpus, 0, &s);
+  char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX];
+  ef_bleu_format(&s, line, sizeof line);
+  ef_bleu_signature(&o, nrefs, sig, sizeof sig);
+  if (!json) {
+    printf("%s\nsignature: %s\n", line, sig);
+    return 0;
+  }
+  printf("{\"name\": \"BLEU\", \"score\": %.17g, \"line\": ", s.score);
+  json_str(line);
+  printf(", \"signature\": ");
+  json_str(sig);
+  printf(", \"precisions\": [%.17g, %.17g, %.17g, %.17g], \"bp\": %.17g, \"ratio\": %.17g, "
+         "\"hyp_len\": %lld, \"ref_len\": %lld, \"counts\": [%lld, %lld, %lld, %lld], "
+         "\"totals\": [%lld, %lld, %lld, %lld], \"nrefs\": %d, \"lines\": %zu}\n",
+         s.precisions[0], s.precisions[1], s.precisions[2], s.precisions[3], s.bp, s.ratio,
+         (long long)corpus.hyp_len, (long long)corpus.ref_len, (long long)corpus.correct[0],
+         (long long)corpus.correct[1], (long long)corpus.correct[2], (long long)corpus.correct[3],
+         (long long)corpus.total[0], (long long)corpus.total[1], (long long)corpus.total[2],
+         (long long)corpus.total[3], nrefs, hyp->n);
+  return 0;
+}
+
+static int run_chrf(text_file *hyp, text_file *refs, int nrefs, int lowercase, int json) {
+  ef_chrf_opts o = {.lowercase = lowercase};
+  ef_chrf *c = ef_chrf_new(&o);
+  if (!c) {
+    fprintf(stderr, "error: out of memory\n");
+    return 1;
+  }
+  ef_chrf_stats corpus = {{0}}, seg;
+  char err[SCORE_ERR_LEN];
+  for (size_t i = 0; i < hyp->n; i++) {
+    const char *rs[SCORE_MAX_REFS];
+    size_t rl[SCORE_MAX_REFS];
+    for (int r = 0; r < nrefs; r++) {
+      rs[r] = refs[r].buf + refs[r].start[i];
+      rl[r] = refs[r].len[i];
+    }
+    if (ef_chrf_segment(c, hyp->buf + hyp->start[i], hyp->len[i], rs, rl, nrefs, &seg, err,
+                        sizeof err)) {
+      fprintf(stderr, "error: %s: line %zu: %s\n", hyp->path, i + 1, err);
+      ef_chrf_free(c);
+      return 1;
+    }
+    ef_chrf_stats_add(&corpus, &seg);
+  }
+  ef_chrf_free(c);
+  double score = ef_chrf_compute(&corpus);
+  char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX];
+  ef_chrf_format(score, line, sizeof line);
+  ef_chrf_signature(&o, nrefs, sig, sizeof sig);
+  if (!json) {
+    printf("%s\nsignature: %s\n", line, sig);
+    return 0;
+  }
+  printf("{\"name\": \"chrF2\", \"score\": %.17g, \"line\": ", score);
+  json_str(line);
+  printf(", \"signature\": ");
+  json_str(sig);
+  printf(", \"stats\": [");
+  for (int k = 0; k < EF_CHRF_NSTATS; k++) printf("%s%lld", k ? ", " : "", (long long)corpus.v[k]);
+  printf("], \"nrefs\": %d, \"lines\": %zu}\n", nrefs, hyp->n);
+  return 0;
+}
+
+static int run_rouge(text_file *hyp, text_file *refs, int nrefs, int stem, const char *sep,
+                     int json) {
+  ef_rouge *r = ef_rouge_new(stem);
+  double sum[EF_ROUGE_NTYPES][3] = {{0}};
+  char err[SCORE_ERR_LEN];
+  char *scratch[SCORE_MAX_REFS + 1] = {0};
+  int rc = 1;
+  if (!r) goto oom;
+  for (size_t i = 0; i < hyp->n; i++) {
+    const char *rs[SCORE_MAX_REFS];
+    size_t rl[SCORE_MAX_REFS];
+    const char *h = hyp->buf + hyp->start[i];
+    size_t hl = hyp->len[i];
+    for (int k = 0; k < nrefs; k++) {
+      rs[k] = refs[k].buf + refs[k].start[i];
+      rl[k] = refs[k].len[i];
+    }
+    if (sep) { /* sentence separators become newlines, as people do before rouge-score */
+      for (int k = 0; k <= nrefs; k++) {
+        size_t n = k < nrefs ? rl[k] : hl;
+        free(scratch[k]);
+        scratch[k] = malloc(n + 1);
+        if (!scratch[k]) goto oom;
+        if (k < nrefs)
+          rl[k] = replace_sep(rs[k], n, sep, scratch[k]), rs[k] = scratch[k];
+        else
+          hl = replace_sep(h, n, sep, scratch[k]), h = scratch[k];
+      }
+    }
+    ef_rouge_score s;
+    if (ef_rouge_score_pair(r, h, hl, rs, rl, nrefs, &s, err, sizeof err)) {
+      fprintf(stderr, "error: %s: line %zu: %s\n", hyp->path, i + 1, err);
+      goto done;
+    }
+    for (int t = 0; t < EF_ROUGE_NTYPES; t++) {
+      sum[t][0] += s.s[t].p;
+      sum[t][1] += s.s[t].r;
+      sum[t][2] += s.s[t].f;
+    }
+  }
+  double n = hyp->n ? (double)hyp->n : 1.0;
+  char sig[EF_BLEU_LINE_MAX];
+  snprintf(sig, sizeof sig, "nrefs:%d|stem:%s|split:%s|agg:mean|version:rouge-score-%s", nrefs,
+           stem ? "yes" : "no", sep ? "sep" : "newline", SCORE_ROUGE_VERSION);
+  if (!json) {
+    for (int t = 0; t < EF_ROUGE_NTYPES; t++)
+      printf("%-9s P = %.2f R = %.2f F = %.2f\n", ef_rouge_type_name(t), 100 * sum[t][0] / n,
+             100 * sum[t][1] / n, 100 * sum[t][2] / n);
+    printf("signature: %s\n", sig);
+  } else {
+    printf("{\"name\": \"ROUGE\", ");
+    for (int t = 0; t < EF_ROUGE_NTYPES; t++)
+      printf("\"%s\": {\"precision\": %.17g, \"recall\": %.17g, \"fmeasure\": %.17g}, ",
+             ef_rouge_type_name(t), sum[t][0] / n, sum[t][1] / n, sum[t][2] / n);
+    printf("\"signature\": ");
+    json_str(sig);
+    printf(", \"nrefs\": %d, \"lines\": %zu}\n", nrefs, hyp->n);
+  }
+  rc = 0;
+  goto done;
+oom:
+  fprintf(stderr, "error: out of memory\n");
+done:
+  for (int k = 0; k <= SCORE_MAX_REFS; k++) free(scratch[k]);
+  ef_rouge_free(r);
+  return rc;
+}
+
+int cmd_score(int argc, char **argv) {
+  const char *hyp_path = NULL, *ref_paths[SCORE_MAX_REFS], *sep = NULL;
+  int nrefs = 0, json = 0, lowercase = 0, stem = 1;
+  enum metric m = M_BLEU;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_val = i + 1 < argc;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--json")) {
+      json = 1;
+    } else if (!strcmp(a, "--lowercase") || !strcmp(a, "-lc")) {
+      lowercase = 1;
+    } else if (!strcmp(a, "--no-stem")) {
+      stem = 0;
+    } else if (!strcmp(a, "--metric") && has_val) {
+      const char *v = argv[++i];
+      if (!strcmp(v, "bleu"))
+        m = M_BLEU;
+      else if (!strcmp(v, "chrf"))
+        m = M_CHRF;
+      else if (!strcmp(v, "rouge"))
+        m = M_ROUGE;
+      else {
+        fprintf(stderr, "error: --metric %s: expected bleu, chrf or rouge\n", v);
+        return 2;
+      }
+    } else if (!strcmp(a, "--hyp") && has_val) {
+      hyp_path = argv[++i];
+    } else if (!strcmp(a, "--ref") && has_val) {
+      if (nrefs == SCORE_MAX_REFS) {
+        fprintf(stderr, "error: more than %d --ref files\n", SCORE_MAX_REFS);
+        return 2;
+      }
+      ref_paths[nrefs++] = argv[++i];
+    } else if (!strcmp(a, "--sent-sep") && has_val) {
+      sep = argv[++i];
+      if (!*sep) {
+        fprintf(stderr, "error: --sent-sep needs a non-empty string\n");
+        return 2;
+      }
+    } else if (!has_val && (!strcmp(a, "--metric") || !strcmp(a, "--hyp") || !strcmp(a, "--ref") ||
+                            !strcmp(a, "--sent-sep"))) {
+      fprintf(stderr, "error: %s needs a value (run `edgeformer score --help`)\n", a);
+      return 2;
+    } else {
+      fprintf(stderr, "error: unknown argument '%s' (run `edgeformer score --help`)\n", a);
+      return 2;
+    }
+  }
+  if (!hyp_path || !nrefs) {
+    fprintf(stderr, "error: score needs --hyp FILE and at least one --ref FILE\n");
+    usage(stderr);
+    return 2;
+  }
+  if (m == M_ROUGE && lowercase) {
+    fprintf(stderr, "error: --lowercase is for bleu and chrf (ROUGE always lowercases)\n");
+    return 2;
+  }
+  if (m != M_ROUGE && (!stem || sep)) {
+    fprintf(stderr, "error: --no-stem and --sent-sep are for --metric rouge\n");
+    return 2;
+  }
+  text_file hyp, refs[SCORE_MAX_REFS];
+  int loaded = 0, rc = 1;
+  if (text_load(&hyp, hyp_path)) {
+    text_free(&hyp);
+    return 1;
+  }
+  for (; loaded < nrefs; loaded++) {
+    if (text_load(&refs[loaded], ref_paths[loaded])) {
+      text_free(&refs[loaded]);
+      goto done;
+    }
+    if (refs[loaded].n != hyp.n) {
+      fprintf(stderr, "error: %s: %zu lines, but the hypothesis file %s has %zu\n",
+              ref_paths[loaded], refs[loaded].n, hyp_path, hyp.n);
+      loaded++;
+      goto done;
+    }
+  }
+  if (hyp.n == 0) {
+    fprintf(stderr, "error: %s: no lines to score\n", hyp_path);
+    goto done;
+  }
+  if (m == M_BLEU)
+    rc = run_bleu(&hyp, refs, nrefs, lowercase, json);
+  else if (m == M_CHRF)
+    rc = run_chrf(&hyp, refs, nrefs, lowercase, json);
+  else
+    rc = run_rouge(&hyp, refs, nrefs, stem, sep, json);
+done:
+  for (int k = 0; k < loaded; k++) text_free(&refs[k]);
+  text_free(&hyp);
+  return rc;
+}
