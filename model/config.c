@@ -169,6 +169,14 @@ static int parse_value(const ef_key *key, void *target, const char *value, char 
     return snprintf(err, errlen, "[%s] %s = '%s' is not a boolean (true/false)", key->section,
                     key->name, value), -1;
   }
+  case EF_KEY_STRING: {
+    size_t n = strlen(value);
+    if (n + 1 > (size_t)key->max)
+      return snprintf(err, errlen, "[%s] %s is longer than %d bytes", key->section, key->name,
+                      (int)key->max - 1), -1;
+    memcpy(field, value, n + 1);
+    return 0;
+  }
   case EF_KEY_ENUM: {
     for (int i = 0; key->choices[i]; i++)
       if (!strcmp(value, key->choices[i])) return *(int *)field = i, 0;
@@ -312,6 +320,10 @@ int ef_config_format(const ef_config_table *t, int nt, char *out, size_t cap) {
       case EF_KEY_ENUM:
         n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s = %s\n", key->name,
                               key->choices[*(const int *)field]);
+        break;
+      case EF_KEY_STRING:
+        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s = %s\n", key->name,
+                              (const char *)field);
         break;
       }
     }

@@ -14,14 +14,14 @@
 #define EF_CONFIG_ERR_LEN 512
 #define EF_CONFIG_MAX_TABLES 8
 
-typedef enum { EF_KEY_INT, EF_KEY_FLOAT, EF_KEY_BOOL, EF_KEY_ENUM } ef_key_type;
+typedef enum { EF_KEY_INT, EF_KEY_FLOAT, EF_KEY_BOOL, EF_KEY_ENUM, EF_KEY_STRING } ef_key_type;
 
 typedef struct ef_key {
   const char *section;
   const char *name;
   ef_key_type type;
   size_t offset;               /* into the struct the table describes */
-  double min, max;             /* EF_KEY_INT / EF_KEY_FLOAT bounds (inclusive) */
+  double min, max;             /* INT / FLOAT bounds (inclusive); STRING: max = buffer size */
   const char *const *choices;  /* EF_KEY_ENUM: NULL-terminated; stored as the index (int) */
   const char *help;
 } ef_key;
