@@ -21,6 +21,7 @@ parameter count and the state_dict keys with their canonical keys.
 """
 import configparser
 import math
+import os
 import sys
 
 import torch
@@ -447,10 +448,14 @@ def main(argv):
         print("error: %s" % e, file=sys.stderr)
         return 1
     amap = alias_map(c)
-    print("# params=%d non_embedding=%d unique_keys=%d state_dict_keys=%d"
-          % (count_params(c), count_params(c, False), len(set(amap.values())), len(amap)))
-    for k in sorted(amap):
-        print(k, amap[k])
+    lines = ["# params=%d non_embedding=%d unique_keys=%d state_dict_keys=%d"
+             % (count_params(c), count_params(c, False), len(set(amap.values())), len(amap))]
+    lines += ["%s %s" % (k, amap[k]) for k in sorted(amap)]
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
