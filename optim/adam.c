@@ -1,9 +1,10 @@
 /* adam.c: the Adam update loops (see adam.h). Must never allocate, never touch the
  * gradients, and never reorder the float operations that make it match its references.
  * Compiled with -ffp-contract=off: the only fused multiply-adds are the explicit fmaf calls,
- * standing exactly where torch's vectorised add(alpha=...) kernel uses fmadd (m's update,
- * the L2 term, fairseq's p.add_(p, alpha=-wd·lr)). Every other expression is written in
- * torch's kernel order: addcmul is self + (value·t1)·t2, addcdiv is self + (value·t1)/t2. */
+ * standing exactly where torch 1.13's CPU kernels fuse (measured op by op against
+ * python3-torch): add(alpha=) is fma(other, alpha, self) (m's update, the L2 term,
+ * fairseq's p.add_(p, alpha=-wd·lr)); addcmul is fma(value·t1, t2, self) (v's update);
+ * addcdiv is self + (value·t1)/t2, unfused; division by a scalar is a true division. */
 #include "optim/adam.h"
 
 #include <math.h>
@@ -78,7 +79,7 @@ static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
       float gi = g[i];
-      float mi = fmaf(gi, omb1, m[i] * b1), vi = v[i] * b2 + omb2 * gi * gi;
+      float mi = fmaf(gi, omb1, m[i] * b1), vi = fmaf(omb2 * gi, gi, v[i] * b2);
       m[i] = mi, v[i] = vi;
       p[i] = p[i] + ns * mi / (sqrtf(vi) / bc2 + eps);
     }
@@ -87,7 +88,7 @@ static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
       float gi = fmaf(p[i], wd, g[i]);
-      float mi = fmaf(gi, omb1, m[i] * b1), vi = v[i] * b2 + omb2 * gi * gi;
+      float mi = fmaf(gi, omb1, m[i] * b1), vi = fmaf(omb2 * gi, gi, v[i] * b2);
       m[i] = mi, v[i] = vi;
       p[i] = p[i] + ns * mi / (sqrtf(vi) / bc2 + eps);
     }
@@ -96,7 +97,7 @@ static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
       float gi = g[i], pi = p[i] * dec;
-      float mi = fmaf(gi, omb1, m[i] * b1), vi = v[i] * b2 + omb2 * gi * gi;
+      float mi = fmaf(gi, omb1, m[i] * b1), vi = fmaf(omb2 * gi, gi, v[i] * b2);
       m[i] = mi, v[i] = vi;
       p[i] = pi + ns * mi / (sqrtf(vi) / bc2 + eps);
     }
@@ -105,7 +106,7 @@ static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
       float gi = g[i];
-      float mi = fmaf(gi, omb1, m[i] * b1), vi = v[i] * b2 + omb2 * gi * gi;
+      float mi = fmaf(gi, omb1, m[i] * b1), vi = fmaf(omb2 * gi, gi, v[i] * b2);
       m[i] = mi, v[i] = vi;
       p[i] = p[i] + ns * mi / (sqrtf(vi) + eps);
     }
@@ -114,7 +115,7 @@ static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
       float gi = g[i], pi = fmaf(p[i], dec, p[i]);
-      float mi = fmaf(gi, omb1, m[i] * b1), vi = v[i] * b2 + omb2 * gi * gi;
+      float mi = fmaf(gi, omb1, m[i] * b1), vi = fmaf(omb2 * gi, gi, v[i] * b2);
       m[i] = mi, v[i] = vi;
       p[i] = pi + ns * mi / (sqrtf(vi) + eps);
     }

@@ -14,7 +14,7 @@
  * bc1 = 1 - β1^t, bc2 = 1 - β2^t:
  *     TORCH:   g = g + wd·p                       (only when wd != 0)
  *     ADAMW:   p = p·(1 - lr·wd)
- *     all:     m = β1·m + (1-β1)·g ;  v = β2·v + (1-β2)·g·g
+ *     all:     m = β1·m + (1-β1)·g ;  v = β2·v + ((1-β2)·g)·g
  *     TORCH, ADAMW: p = p - (lr/bc1) · m / (sqrt(v)/sqrt(bc2) + eps)
  *     FAIRSEQ:      p = p - wd·lr·p  (only when wd != 0);
  *                   p = p - (lr·sqrt(bc2)/bc1) · m / (sqrt(v) + eps)
