@@ -23,8 +23,7 @@ ef_adam_config ef_adam_default_config(void) {
   return c;
 }
 
-int ef_adam_init(ef_adam *opt, ef_params *p, const ef_adam_config *cfg, char *err,
-                 size_t errlen) {
+int ef_adam_init(ef_adam *opt, ef_params *p, const ef_adam_config *cfg, char *err, size_t errlen) {
   if (!opt || !p || !cfg) return snprintf(err, errlen, "adam: NULL argument"), -1;
   if (!(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1))
     return snprintf(err, errlen, "adam: betas must be in [0, 1), got (%g, %g)", cfg->beta1,
@@ -57,12 +56,12 @@ typedef struct {
   float *p, *g, *m, *v;
   int64_t n;
   int loop;
-  float wd;        /* LOOP_TORCH_L2: the L2 coefficient */
-  float decay;     /* LOOP_TORCH_DECOUPLED: 1 - lr·wd; LOOP_FAIRSEQ_DECAY: -wd·lr */
+  float wd;    /* LOOP_TORCH_L2: the L2 coefficient */
+  float decay; /* LOOP_TORCH_DECOUPLED: 1 - lr·wd; LOOP_FAIRSEQ_DECAY: -wd·lr */
   float beta1, one_minus_beta1, beta2, one_minus_beta2;
-  float bc2_sqrt;  /* torch variants: sqrt(1 - β2^t) */
+  float bc2_sqrt; /* torch variants: sqrt(1 - β2^t) */
   float eps;
-  float neg_step;  /* torch: -lr/bc1; fairseq: -(lr·sqrt(bc2)/bc1) */
+  float neg_step; /* torch: -lr/bc1; fairseq: -(lr·sqrt(bc2)/bc1) */
 } adam_args;
 
 static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
@@ -71,9 +70,8 @@ static void adam_body(void *arg, int64_t begin, int64_t end, int tid) {
   if (hi > a->n) hi = a->n;
   float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v;
   const float *restrict g = a->g;
-  const float wd = a->wd, dec = a->decay, b1 = a->beta1, omb1 = a->one_minus_beta1,
-              b2 = a->beta2, omb2 = a->one_minus_beta2, bc2 = a->bc2_sqrt, eps = a->eps,
-              ns = a->neg_step;
+  const float wd = a->wd, dec = a->decay, b1 = a->beta1, omb1 = a->one_minus_beta1, b2 = a->beta2,
+              omb2 = a->one_minus_beta2, bc2 = a->bc2_sqrt, eps = a->eps, ns = a->neg_step;
   switch (a->loop) {
   case LOOP_TORCH:
 #pragma omp simd

@@ -84,8 +84,7 @@ ef_adam_config ef_adam_default_config(void);
 /* Check the config (0 <= beta < 1, eps >= 0, weight_decay >= 0, all finite), add the two
  * state slots to the finalized store p (zeroed) and set step = 0. Returns 0, or -1 with a
  * message in err (bad config, store not finalized, no free state slots, out of memory). */
-int ef_adam_init(ef_adam *opt, ef_params *p, const ef_adam_config *cfg, char *err,
-                 size_t errlen);
+int ef_adam_init(ef_adam *opt, ef_params *p, const ef_adam_config *cfg, char *err, size_t errlen);
 /* One update with learning rate lr, reading the store's gradients. Returns 0, or -1 with a
  * message (lr negative or not finite); on error nothing is changed. Splits the flat buffers
  * into fixed chunks over the worker pool; the update is elementwise, so results are

@@ -73,8 +73,8 @@ static void scale_body(void *arg, int64_t begin, int64_t end, int tid) {
 void ef_grad_scale(ef_params *p, float factor) {
   scale_args a = {.g = ef_params_grad(p), .n = ef_params_flat_len(p), .factor = factor};
   if (!a.g || a.n == 0) return;
-  ef_parallel_for_cost((a.n + EF_SCALE_CHUNK - 1) / EF_SCALE_CHUNK,
-                       EF_SCALE_COST * EF_SCALE_CHUNK, scale_body, &a);
+  ef_parallel_for_cost((a.n + EF_SCALE_CHUNK - 1) / EF_SCALE_CHUNK, EF_SCALE_COST * EF_SCALE_CHUNK,
+                       scale_body, &a);
 }
 
 ef_clip_status ef_clip_grad_norm(ef_params *p, double max_norm, double *norm) {

@@ -12,7 +12,8 @@ static const char *const kind_names[] = {"fixed", "inverse_sqrt", "polynomial_de
 ef_lr_schedule ef_lr_schedule_default(ef_lr_kind kind, double lr) {
   ef_lr_schedule s = {.kind = kind,
                       .lr = lr,
-                      .warmup_updates = kind == EF_LR_INVERSE_SQRT ? EF_LR_INVERSE_SQRT_DEFAULT_WARMUP : 0,
+                      .warmup_updates =
+                          kind == EF_LR_INVERSE_SQRT ? EF_LR_INVERSE_SQRT_DEFAULT_WARMUP : 0,
                       .warmup_init_lr = EF_LR_WARMUP_INIT_DEFAULT,
                       .end_learning_rate = EF_LR_POLY_DEFAULT_END,
                       .power = EF_LR_POLY_DEFAULT_POWER,
@@ -23,8 +24,10 @@ ef_lr_schedule ef_lr_schedule_default(ef_lr_kind kind, double lr) {
 int ef_lr_kind_parse(const char *name, ef_lr_kind *kind, char *err, size_t errlen) {
   for (int k = 0; name && k < EF_LR_KINDS; k++)
     if (!strcmp(name, kind_names[k])) return *kind = (ef_lr_kind)k, 0;
-  snprintf(err, errlen, "unknown lr scheduler '%s' (expected fixed, inverse_sqrt or "
-                        "polynomial_decay)", name ? name : "(null)");
+  snprintf(err, errlen,
+           "unknown lr scheduler '%s' (expected fixed, inverse_sqrt or "
+           "polynomial_decay)",
+           name ? name : "(null)");
   return -1;
 }
 
@@ -43,8 +46,9 @@ int ef_lr_schedule_check(const ef_lr_schedule *s, char *err, size_t errlen) {
            -1;
   if (s->kind == EF_LR_INVERSE_SQRT) {
     if (s->warmup_updates == 0)
-      return snprintf(err, errlen, "inverse_sqrt needs --warmup-updates > 0 (its decay "
-                                   "factor is lr*sqrt(warmup_updates))"),
+      return snprintf(err, errlen,
+                      "inverse_sqrt needs --warmup-updates > 0 (its decay "
+                      "factor is lr*sqrt(warmup_updates))"),
              -1;
     if (!isfinite(s->warmup_init_lr))
       return snprintf(err, errlen, "--warmup-init-lr must be finite"), -1;

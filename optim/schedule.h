@@ -37,11 +37,11 @@ typedef enum { EF_LR_FIXED = 0, EF_LR_INVERSE_SQRT = 1, EF_LR_POLYNOMIAL_DECAY =
 
 typedef struct {
   ef_lr_kind kind;
-  double lr;               /* --lr */
-  int64_t warmup_updates;  /* --warmup-updates (all kinds) */
-  double warmup_init_lr;   /* --warmup-init-lr (inverse_sqrt only) */
+  double lr;                /* --lr */
+  int64_t warmup_updates;   /* --warmup-updates (all kinds) */
+  double warmup_init_lr;    /* --warmup-init-lr (inverse_sqrt only) */
   double end_learning_rate; /* --end-learning-rate (polynomial_decay) */
-  double power;            /* --power (polynomial_decay) */
+  double power;             /* --power (polynomial_decay) */
   int64_t total_num_update; /* --total-num-update (polynomial_decay) */
 } ef_lr_schedule;
 

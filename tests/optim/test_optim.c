@@ -265,17 +265,16 @@ static void run_kernel(const char *name) {
 }
 
 START_TEST(update_kernels_match_torch_to_the_ulp) {
-  static const char *const which[] = {"kernel_adam_wd0", "kernel_adam_wd0.1",
-                                      "kernel_adamw_wd0.1", "kernel_fairseq_wd0",
-                                      "kernel_fairseq_wd0.1"};
+  static const char *const which[] = {"kernel_adam_wd0", "kernel_adam_wd0.1", "kernel_adamw_wd0.1",
+                                      "kernel_fairseq_wd0", "kernel_fairseq_wd0.1"};
   for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) run_kernel(which[i]);
 }
 END_TEST
 
 START_TEST(schedules_match_fairseq_step_update) {
-  static const char *const which[] = {"fixed", "fixed_nowarm", "inverse_sqrt",
-                                      "inverse_sqrt_init", "polynomial", "polynomial_pow2",
-                                      "polynomial_nowarm"};
+  static const char *const which[] = {
+      "fixed",      "fixed_nowarm",    "inverse_sqrt",     "inverse_sqrt_init",
+      "polynomial", "polynomial_pow2", "polynomial_nowarm"};
   fx_file fx;
   char err[ERRLEN], key[64];
   fx_load(&fx, "optim/schedules.txt");
@@ -298,11 +297,11 @@ START_TEST(schedule_boundaries_follow_fairseq_off_by_ones) {
   /* polynomial_decay, lr 0.05, warmup 3, total 8, end 1e-3: update k runs with lr_at(k-1). */
   ef_lr_schedule pd = ef_lr_schedule_default(EF_LR_POLYNOMIAL_DECAY, 0.05);
   pd.warmup_updates = 3, pd.total_num_update = 8, pd.end_learning_rate = 1e-3;
-  ck_assert_double_eq(ef_lr_at(&pd, 0), 0.0);             /* first update: lr 0 */
-  ck_assert_double_eq(ef_lr_at(&pd, 3), 0.05);            /* n == warmup: still warmup, = lr */
+  ck_assert_double_eq(ef_lr_at(&pd, 0), 0.0);  /* first update: lr 0 */
+  ck_assert_double_eq(ef_lr_at(&pd, 3), 0.05); /* n == warmup: still warmup, = lr */
   ck_assert_double_eq_tol(ef_lr_at(&pd, 4), 0.049 * 0.8 + 1e-3, 1e-15);
-  ck_assert_double_eq(ef_lr_at(&pd, 8), 1e-3);            /* n == total: end */
-  ck_assert_double_eq(ef_lr_at(&pd, 1000000), 1e-3);      /* past total: stays end */
+  ck_assert_double_eq(ef_lr_at(&pd, 8), 1e-3);       /* n == total: end */
+  ck_assert_double_eq(ef_lr_at(&pd, 1000000), 1e-3); /* past total: stays end */
   ck_assert_double_eq(ef_lr_at(&pd, -5), 0.0);
   /* warmup longer than total: the warmup branch is tested first, as in fairseq. */
   pd.warmup_updates = 10;
@@ -391,7 +390,7 @@ START_TEST(clip_scales_only_above_max_norm) {
   double n = 0;
   ck_assert_int_eq(ef_clip_grad_norm(p, 10.0, &n), EF_CLIP_OK);
   ck_assert_double_eq(n, 5.0);
-  ck_assert_float_eq(g0[0], 3.0f); /* coef 10/5 > 1: untouched */
+  ck_assert_float_eq(g0[0], 3.0f);                             /* coef 10/5 > 1: untouched */
   ck_assert_int_eq(ef_clip_grad_norm(p, 0.0, &n), EF_CLIP_OK); /* 0: measure only */
   ck_assert_float_eq(g1[1], 4.0f);
   ck_assert_int_eq(ef_clip_grad_norm(p, 1.0, &n), EF_CLIP_OK);
