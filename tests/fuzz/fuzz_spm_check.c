@@ -58,8 +58,7 @@ static void check_decode_ids(const rt_spm *m, const int *ids, int n, int must_su
 }
 
 /* decode_pieces: alloc and fixed-size forms agree. */
-static void check_decode_pieces(const rt_spm *m, const char *pieces, size_t len,
-                                int must_succeed) {
+static void check_decode_pieces(const rt_spm *m, const char *pieces, size_t len, int must_succeed) {
   char err[ERRLEN] = "";
   char *text = NULL;
   int d = rt_spm_decode_pieces_alloc(m, pieces, len, &text, err, sizeof err);

@@ -24,8 +24,8 @@
 #define MAX_DECODE_IDS 4096 /* ids read from one input for the id decoder */
 
 static const char *const MODEL_NAMES[] = {
-    "uni8k_nfkc",       "bpe8k_nfkc",     "uni4k_bytes_user", "bpe4k_bytes_user_suffix",
-    "uni8k_identity",   "word2k_identity", "char_identity",
+    "uni8k_nfkc",     "bpe8k_nfkc",      "uni4k_bytes_user", "bpe4k_bytes_user_suffix",
+    "uni8k_identity", "word2k_identity", "char_identity",
 };
 #define NMODELS (sizeof MODEL_NAMES / sizeof MODEL_NAMES[0])
 

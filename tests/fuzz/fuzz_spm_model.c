@@ -23,7 +23,8 @@ static const struct {
   const char *s;
   size_t len;
 } TEXTS[] = {
-#define T(lit) {lit, sizeof(lit) - 1}
+#define T(lit)                                                                                     \
+  { lit, sizeof(lit) - 1 }
     T("In the beginning God created the heavens and the earth."),
     T("Straße, Größe, Ärger, Öl, Übermut, ß ẞ — „Anführungszeichen“"),
     T("Die Datei »%s« konnte nicht geöffnet werden: Zugriff verweigert."),
@@ -47,9 +48,10 @@ static const struct {
 };
 #define NTEXTS (sizeof TEXTS / sizeof TEXTS[0])
 
-static const char PIECES[] =
-    "\xe2\x96\x81Stra\xc3\x9f" "e <0x41> <0xFF> <0xC3> <unk> <s> </s> \xe2\x96\x81" "a\xc3\xb1o "
-    "xyz   \xe2\x96\x81 <pad>";
+static const char PIECES[] = "\xe2\x96\x81Stra\xc3\x9f"
+                             "e <0x41> <0xFF> <0xC3> <unk> <s> </s> \xe2\x96\x81"
+                             "a\xc3\xb1o "
+                             "xyz   \xe2\x96\x81 <pad>";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[ERRLEN] = "";

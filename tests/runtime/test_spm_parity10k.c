@@ -17,19 +17,19 @@
 
 #define FIX EF_FIXTURES "/spm/"
 #define FIXTURE FIX "parity10k.gz"
-#define EXPECT_LINES 10000     /* rows the fixture must hold */
-#define EXPECT_MODELS 6        /* model columns the fixture must hold */
-#define MAX_MODELS 16          /* model columns the parser accepts */
-#define FIELDS_PER_MODEL 5     /* nids, crc(ids), crc(pieces), decode(ids), decode(pieces) */
+#define EXPECT_LINES 10000            /* rows the fixture must hold */
+#define EXPECT_MODELS 6               /* model columns the fixture must hold */
+#define MAX_MODELS 16                 /* model columns the parser accepts */
+#define FIELDS_PER_MODEL 5            /* nids, crc(ids), crc(pieces), decode(ids), decode(pieces) */
 #define MAX_FIXTURE_BYTES (64u << 20) /* decompressed size accepted */
-#define MAX_SHOWN 5            /* mismatches printed per model before only counting */
+#define MAX_SHOWN 5                   /* mismatches printed per model before only counting */
 #define ERRLEN 512
 
 typedef struct fixture {
-  char *buf;                 /* decompressed file, split in place */
+  char *buf; /* decompressed file, split in place */
   int nmodels, nrows;
-  char *model[MAX_MODELS];   /* model names (point into buf) */
-  char **row;                /* nrows rows, each 1 + nmodels * FIELDS_PER_MODEL fields */
+  char *model[MAX_MODELS]; /* model names (point into buf) */
+  char **row;              /* nrows rows, each 1 + nmodels * FIELDS_PER_MODEL fields */
 } fixture;
 
 static char *gunzip_file(const char *path) {
@@ -168,15 +168,15 @@ static void check_model(fixture *F, int col) {
     int np = rt_spm_encode_pieces_alloc(m, f[0], len, &pieces, &plen, err, sizeof err);
     ck_assert_msg(np == n, "%s row %d: %d pieces but %d ids (%s)", name, r, np, n, err);
     if ((n != atoi(want[0]) || crc_ids(ids, n) != parse_crc(want[1])) && bad_ids++ < MAX_SHOWN)
-      fprintf(stderr, "%s row %d ids differ (%d ids, python %s)\n  text: %s\n", name, r, n,
-              want[0], f[0]);
+      fprintf(stderr, "%s row %d ids differ (%d ids, python %s)\n  text: %s\n", name, r, n, want[0],
+              f[0]);
     if (crc_bytes(pieces, plen) != parse_crc(want[2]) && bad_pieces++ < MAX_SHOWN)
       fprintf(stderr, "%s row %d pieces differ\n  text: %s\n  got:  %s\n", name, r, f[0], pieces);
     int nd = rt_spm_decode_ids_alloc(m, ids, n, &dec_ids, err, sizeof err);
     ck_assert_msg(nd >= 0, "%s row %d decode(ids): %s", name, r, err);
     if (!decode_matches(want[3], dec_ids, (size_t)nd, f[0], len) && bad_dec_ids++ < MAX_SHOWN)
-      fprintf(stderr, "%s row %d decode(ids) differs\n  text: [%s]\n  got:  [%s]\n", name, r,
-              f[0], dec_ids);
+      fprintf(stderr, "%s row %d decode(ids) differs\n  text: [%s]\n  got:  [%s]\n", name, r, f[0],
+              dec_ids);
     int ndp = rt_spm_decode_pieces_alloc(m, pieces, plen, &dec_pcs, err, sizeof err);
     ck_assert_msg(ndp >= 0, "%s row %d decode(pieces): %s", name, r, err);
     if (!decode_matches(want[4], dec_pcs, (size_t)ndp, dec_ids, (size_t)nd) &&
