@@ -1,0 +1,304 @@
+/* train/checkpoint.c: the HDF5 checkpoint writer (layout in checkpoint.h and
+ * docs/checkpoints.md; the loader is checkpoint_load.c). It must never leave a partial file
+ * under the final name, never write a file the loader would refuse, and never let HDF5 print. */
+#define _POSIX_C_SOURCE 200809L
+#include "train/checkpoint.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <zlib.h>
+
+#include "train/checkpoint_internal.h"
+#include "train/durable.h"
+#include "train/h5util.h"
+
+#define EF_CKPT_CHUNK_MAX_BYTES ((uint64_t)64 << 20) /* one chunk per parameter up to this */
+#define EF_CKPT_MAX_COMPACT 65535 /* links/attributes kept in a group's object header */
+
+const char *const ef_ckpt_moment_group[EF_CKPT_N_MOMENTS] = {"exp_avg", "exp_avg_sq"};
+
+void ef_ckpt_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+void ef_ckpt_state_init(ef_train_state *st, uint64_t seed) {
+  memset(st, 0, sizeof *st);
+  st->epoch = 1;
+  st->iter_pos.epoch = 1;
+  st->best_metric = NAN;
+  st->seed = seed;
+}
+
+uint64_t ef_ckpt_crc32(const char *s, size_t n) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  while (n > 0) { /* zlib takes uInt lengths */
+    uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+    c = crc32(c, (const Bytef *)s, k);
+    s += k;
+    n -= k;
+  }
+  return (uint64_t)c;
+}
+
+/* The store's accessors take non-const pointers; the writer only reads through them. */
+static ef_params *rw(const ef_params *p) { return (ef_params *)(uintptr_t)p; }
+
+/* ---- writer ---------------------------------------------------------------------------- */
+
+/* A group whose links (or attributes) stay in its checksummed object header: HDF5's dense
+ * storage (a fractal heap) has no checksums on its data blocks. */
+static hid_t create_group(hid_t loc, const char *name) {
+  hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+  if (gcpl < 0) return -1;
+  hid_t g = -1;
+  if (H5Pset_link_phase_change(gcpl, EF_CKPT_MAX_COMPACT, EF_CKPT_MAX_COMPACT) >= 0 &&
+      H5Pset_attr_phase_change(gcpl, EF_CKPT_MAX_COMPACT, EF_CKPT_MAX_COMPACT) >= 0)
+    g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  H5Pclose(gcpl);
+  return g;
+}
+
+static int write_param(hid_t g, const char *name, const ef_tensor *t, const float *data) {
+  hsize_t dims[EF_MAX_DIMS], chunk[EF_MAX_DIMS];
+  uint64_t bytes = sizeof(float);
+  for (int d = 0; d < t->ndim; d++) {
+    dims[d] = chunk[d] = (hsize_t)t->shape[d];
+    bytes *= (uint64_t)t->shape[d];
+  }
+  /* Fletcher-32 needs a chunked layout; big parameters get several chunks. */
+  for (int d = 0; d < t->ndim && bytes > EF_CKPT_CHUNK_MAX_BYTES; d++)
+    while (chunk[d] > 1 && bytes > EF_CKPT_CHUNK_MAX_BYTES) {
+      bytes = bytes / chunk[d] * ((chunk[d] + 1) / 2);
+      chunk[d] = (chunk[d] + 1) / 2;
+    }
+  hid_t sp = H5Screate_simple(t->ndim, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
+  int rc = 1;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, t->ndim, chunk) >= 0 &&
+      H5Pset_fletcher32(dcpl) >= 0)
+    d = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (d >= 0) rc = H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
+  if (d >= 0) rc |= H5Dclose(d) < 0;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (sp >= 0) H5Sclose(sp);
+  return rc;
+}
+
+/* One dataset per unique parameter of flat (the data buffer or a state slot) under loc/name. */
+static int write_group(hid_t loc, const char *name, const ef_params *p, const float *flat) {
+  hid_t g = create_group(loc, name);
+  if (g < 0) return 1;
+  int rc = 0;
+  for (int i = 0; i < ef_params_count(p) && !rc; i++)
+    rc = write_param(g, ef_params_name(p, i), ef_params_tensor(rw(p), i),
+                     flat + ef_params_offset(p, i));
+  rc |= H5Gclose(g) < 0;
+  return rc;
+}
+
+/* Fixed-length strings of the longest name, one row (alias, canonical) per alias. */
+static int write_aliases(hid_t f, const ef_params *p) {
+  int n = ef_params_alias_count(p);
+  size_t w = 1;
+  for (int i = 0; i < n; i++) {
+    int idx = -1;
+    size_t la = strlen(ef_params_alias_at(p, i, &idx)), lc = strlen(ef_params_name(p, idx));
+    w = la > w ? la : w;
+    w = lc > w ? lc : w;
+  }
+  char *rows = calloc((size_t)(n > 0 ? n : 1) * 2, w);
+  if (!rows) return 1;
+  for (int i = 0; i < n; i++) {
+    int idx = -1;
+    const char *a = ef_params_alias_at(p, i, &idx), *c = ef_params_name(p, idx);
+    memcpy(rows + (size_t)(2 * i) * w, a, strlen(a));
+    memcpy(rows + (size_t)(2 * i + 1) * w, c, strlen(c));
+  }
+  hsize_t dims[2] = {(hsize_t)n, 2};
+  hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate_simple(2, dims, NULL), d = -1;
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  int rc = 1;
+  int ok = t >= 0 && H5Tset_size(t, w) >= 0 && H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 &&
+           H5Tset_cset(t, H5T_CSET_UTF8) >= 0 && sp >= 0 && dcpl >= 0;
+  if (ok && n > 0) ok = H5Pset_chunk(dcpl, 2, dims) >= 0 && H5Pset_fletcher32(dcpl) >= 0;
+  if (ok) d = H5Dcreate2(f, "aliases", t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (d >= 0) rc = n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0;
+  if (d >= 0) rc |= H5Dclose(d) < 0;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (sp >= 0) H5Sclose(sp);
+  if (t >= 0) H5Tclose(t);
+  free(rows);
+  return rc;
+}
+
+static int write_state(hid_t f, const ef_train_state *st, const char *optimizer) {
+  hid_t g = create_group(f, "state");
+  if (g < 0) return 1;
+  int rc = ef_h5_write_i64_attr(g, "num_updates", st->num_updates) ||
+           ef_h5_write_i64_attr(g, "epoch", st->epoch) ||
+           ef_h5_write_i64_attr(g, "best_update", st->best_update) ||
+           ef_h5_write_f64_attr(g, "best_metric", st->best_metric) ||
+           ef_h5_write_u64_attr(g, "seed", st->seed) ||
+           ef_h5_write_i64_attr(g, "iter_epoch", st->iter_pos.epoch) ||
+           ef_h5_write_i64_attr(g, "iter_index", st->iter_pos.index) ||
+           ef_h5_write_i64_attr(g, "iter_n_batches", st->iter_pos.n_batches) ||
+           ef_h5_write_i64_attr(g, "iter_fingerprint", st->iter_pos.fingerprint) ||
+           ef_h5_write_f64_attr(g, "lr", st->lr) ||
+           ef_h5_write_i64_attr(g, "n_skipped_nonfinite", st->n_skipped_nonfinite) ||
+           ef_h5_write_str_attr(g, "optimizer", optimizer);
+  rc |= H5Gclose(g) < 0;
+  return rc;
+}
+
+static int write_config(hid_t f, const char *text) {
+  if (ef_h5_write_text(f, "config", text)) return 1;
+  hid_t d = H5Dopen2(f, "config", H5P_DEFAULT);
+  if (d < 0) return 1;
+  int rc = ef_h5_write_u64_attr(d, "crc32", ef_ckpt_crc32(text, strlen(text)));
+  rc |= H5Dclose(d) < 0;
+  return rc;
+}
+
+static int write_contents(hid_t f, const ef_params *p, const char *config,
+                          const ef_train_state *st, int with_optimizer) {
+  if (ef_h5_write_str_attr(f, "format", EF_CKPT_FORMAT) ||
+      ef_h5_write_i64_attr(f, "version", EF_CKPT_VERSION) || write_config(f, config) ||
+      write_state(f, st, with_optimizer ? st->optimizer : "") || write_aliases(f, p) ||
+      write_group(f, "params", p, ef_params_data(rw(p))))
+    return 1;
+  if (!with_optimizer) return 0;
+  hid_t g = create_group(f, "optimizer");
+  if (g < 0) return 1;
+  int rc = 0;
+  for (int k = 0; k < EF_CKPT_N_MOMENTS && !rc; k++)
+    rc = write_group(g, ef_ckpt_moment_group[k], p, ef_params_state(rw(p), k));
+  rc |= H5Gclose(g) < 0;
+  return rc;
+}
+
+/* errno after a failed HDF5 write, when it names an I/O condition worth showing. */
+static const char *write_errno_text(int e) {
+  return e == ENOSPC || e == EFBIG || e == EIO || e == EROFS || e == EDQUOT ? strerror(e) : NULL;
+}
+
+static int check_save_args(const char *path, const ef_params *p, const char *config,
+                           const ef_train_state *st, int with_optimizer, char *err,
+                           size_t errlen) {
+  if (!path || !p || !st) {
+    ef_ckpt_err(err, errlen, "checkpoint save: path, parameters and state are required");
+    return 1;
+  }
+  if (!ef_params_data(rw(p))) {
+    ef_ckpt_err(err, errlen, "%s: the parameter store is not finalized", path);
+    return 1;
+  }
+  for (int i = 0; i < ef_params_count(p); i++) {
+    const char *name = ef_params_name(p, i);
+    if (strchr(name, '/') || !strcmp(name, ".")) {
+      ef_ckpt_err(err, errlen, "%s: parameter name '%s' cannot be an HDF5 dataset name", path, name);
+      return 1;
+    }
+  }
+  if (with_optimizer) {
+    size_t n = strnlen(st->optimizer, sizeof st->optimizer);
+    if (!ef_params_state(rw(p), 0) || !ef_params_state(rw(p), 1)) {
+      ef_ckpt_err(err, errlen, "%s: saving the optimizer needs state slots 0 and 1 in the store",
+              path);
+      return 1;
+    }
+    if (n == 0 || n == sizeof st->optimizer) {
+      ef_ckpt_err(err, errlen, "%s: saving the optimizer needs its name in the state (\"adam\")",
+              path);
+      return 1;
+    }
+  }
+  if (strlen(config) > EF_CKPT_MAX_CONFIG_BYTES) {
+    ef_ckpt_err(err, errlen, "%s: config text longer than %d bytes", path,
+            EF_CKPT_MAX_CONFIG_BYTES);
+    return 1;
+  }
+  return 0;
+}
+
+/* A checkpoint the loader would refuse is not written: it would replace a good one. */
+static int check_finite(const char *path, const ef_params *p, int with_optimizer, char *err,
+                        size_t errlen) {
+  for (int k = -1; k < (with_optimizer ? EF_CKPT_N_MOMENTS : 0); k++) {
+    const float *flat = k < 0 ? ef_params_data(rw(p)) : ef_params_state(rw(p), k);
+    for (int i = 0; i < ef_params_count(p); i++) {
+      const float *x = flat + ef_params_offset(p, i);
+      int64_t n = ef_params_tensor(rw(p), i)->numel;
+      for (int64_t j = 0; j < n; j++)
+        if (!isfinite(x[j]) || (k == 1 && x[j] < 0)) {
+          ef_ckpt_err(err, errlen, "%s: not saved: %s%s/%s holds %g at element %lld", path,
+                  k < 0 ? "/params" : "/optimizer/", k < 0 ? "" : ef_ckpt_moment_group[k],
+                  ef_params_name(p, i), (double)x[j], (long long)j);
+          return 1;
+        }
+    }
+  }
+  return 0;
+}
+
+int ef_ckpt_save(const char *path, const ef_params *p, const char *config_ini_text,
+                 const ef_train_state *st, int with_optimizer, char *err, size_t errlen) {
+  const char *config = config_ini_text ? config_ini_text : "";
+  if (check_save_args(path, p, config, st, with_optimizer, err, errlen) ||
+      check_finite(path, p, with_optimizer, err, errlen))
+    return 1;
+  char *tmp = ef_durable_tmp_path(path);
+  if (!tmp) {
+    ef_ckpt_err(err, errlen, "%s: out of memory", path);
+    return 1;
+  }
+  ef_h5_quiet q = ef_h5_quiet_begin();
+  int rc = 1;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  /* The 1.10 file format checksums all the metadata it writes here (superblock v3, object
+   * headers, the single-chunk and fixed-array chunk indexes; the 1.8 format would index
+   * chunks with unchecked v1 B-trees), so a flipped byte is detected instead of parsed.
+   * Readable by HDF5 >= 1.10 (h5py wheels bundle newer). */
+  if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
+  hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+  if (fapl >= 0) H5Pclose(fapl);
+  if (f < 0) {
+    int e = errno;
+    ef_ckpt_err(err, errlen, "%s: cannot create the temporary file %s (%s); the previous file is "
+            "untouched", path, tmp, e ? strerror(e) : "is the folder writable?");
+    remove(tmp);
+    goto done;
+  }
+  errno = 0;
+  int bad = write_contents(f, p, config, st, with_optimizer);
+  bad |= H5Fflush(f, H5F_SCOPE_LOCAL) < 0;
+  bad |= H5Fclose(f) < 0;
+  if (bad) {
+    const char *why = write_errno_text(errno);
+    ef_ckpt_err(err, errlen, "%s: writing the checkpoint failed (%s); the previous file is untouched",
+            path, why ? why : "HDF5 write error: disk full?");
+    remove(tmp);
+    goto done;
+  }
+  char sub[256];
+  if (ef_durable_sync_file(tmp, sub, sizeof sub)) {
+    ef_ckpt_err(err, errlen, "%s: %s; the previous file is untouched", path, sub);
+    remove(tmp);
+    goto done;
+  }
+  if (ef_durable_commit(tmp, path, err, errlen)) goto done;
+  rc = 0;
+done:
+  ef_h5_quiet_end(q);
+  free(tmp);
+  return rc;
+}
