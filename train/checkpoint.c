@@ -21,6 +21,8 @@
 
 #define EF_CKPT_CHUNK_MAX_BYTES ((uint64_t)64 << 20) /* one chunk per parameter up to this */
 #define EF_CKPT_MAX_COMPACT 65535 /* links/attributes kept in a group's object header */
+#define EF_CKPT_IMAGE_SLACK ((size_t)1 << 20) /* metadata room in the in-memory file */
+#define EF_CKPT_SUPERBLOCK_BYTES 48            /* superblock version 2/3 with 8-byte addresses */
 
 const char *const ef_ckpt_moment_group[EF_CKPT_N_MOMENTS] = {"exp_avg", "exp_avg_sq"};
 
@@ -186,11 +188,6 @@ static int write_contents(hid_t f, const ef_params *p, const char *config,
   return rc;
 }
 
-/* errno after a failed HDF5 write, when it names an I/O condition worth showing. */
-static const char *write_errno_text(int e) {
-  return e == ENOSPC || e == EFBIG || e == EIO || e == EROFS || e == EDQUOT ? strerror(e) : NULL;
-}
-
 static int check_save_args(const char *path, const ef_params *p, const char *config,
                            const ef_train_state *st, int with_optimizer, char *err,
                            size_t errlen) {
@@ -250,55 +247,101 @@ static int check_finite(const char *path, const ef_params *p, int with_optimizer
   return 0;
 }
 
+/* The in-memory file's buffer, taken over when HDF5 closes the file. (H5Fget_file_image
+ * cannot be used: in HDF5 1.10.8 it returns a superblock v3 whose checksum does not match.) */
+typedef struct {
+  void *kept;   /* the closed file's bytes, ours to free */
+  size_t alloc; /* size of the driver's latest allocation */
+} image_grab;
+
+static void *grab_malloc(size_t n, H5FD_file_image_op_t op, void *u) {
+  (void)op;
+  ((image_grab *)u)->alloc = n;
+  return malloc(n);
+}
+static void *grab_memcpy(void *d, const void *s, size_t n, H5FD_file_image_op_t op, void *u) {
+  (void)op, (void)u;
+  return memcpy(d, s, n);
+}
+static void *grab_realloc(void *ptr, size_t n, H5FD_file_image_op_t op, void *u) {
+  (void)op;
+  ((image_grab *)u)->alloc = n;
+  return realloc(ptr, n);
+}
+static herr_t grab_free(void *ptr, H5FD_file_image_op_t op, void *u) {
+  if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && !((image_grab *)u)->kept)
+    ((image_grab *)u)->kept = ptr;
+  else
+    free(ptr);
+  return 0;
+}
+static void *grab_udata_copy(void *u) { return u; }
+static herr_t grab_udata_free(void *u) {
+  (void)u;
+  return 0;
+}
+
+/* Length of a closed HDF5 file image: the end-of-file address of its superblock (version 2
+ * or 3, 8-byte addresses, base address 0), 0 when the bytes do not look like one. */
+static size_t image_length(const unsigned char *b, size_t alloc) {
+  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (alloc < EF_CKPT_SUPERBLOCK_BYTES || memcmp(b, sig, sizeof sig) || (b[8] != 2 && b[8] != 3) ||
+      b[9] != 8)
+    return 0;
+  uint64_t base = 0, eof = 0;
+  for (int i = 7; i >= 0; i--) {
+    base = base << 8 | b[12 + i];
+    eof = eof << 8 | b[28 + i];
+  }
+  return base == 0 && eof >= EF_CKPT_SUPERBLOCK_BYTES && eof <= alloc ? (size_t)eof : 0;
+}
+
+/* The whole file, built in memory with HDF5's core driver: HDF5 never touches the disk, so a
+ * full disk is met by our own write() (a clean error), never by a failing H5Fclose, which in
+ * HDF5 1.10 leaves a half-closed file that crashes the library's exit handler. */
+static void *build_image(const ef_params *p, const char *config, const ef_train_state *st,
+                         int with_optimizer, size_t *size) {
+  size_t floats = (size_t)ef_params_flat_len(p) * (with_optimizer ? 1 + EF_CKPT_N_MOMENTS : 1);
+  size_t increment = floats * sizeof(float) + strlen(config) + EF_CKPT_IMAGE_SLACK;
+  image_grab g = {NULL, 0};
+  H5FD_file_image_callbacks_t cb = {grab_malloc, grab_memcpy,     grab_realloc,   grab_free,
+                                    grab_udata_copy, grab_udata_free, &g};
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
+  /* The 1.10 file format checksums all the metadata it writes here (superblock v3, object
+   * headers, the single-chunk and fixed-array chunk indexes; the 1.8 format would index
+   * chunks with unchecked v1 B-trees), so a flipped byte is detected instead of parsed.
+   * Readable by HDF5 >= 1.10 (h5py wheels bundle newer). */
+  if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0 &&
+      H5Pset_fapl_core(fapl, increment, 0) >= 0 && H5Pset_file_image_callbacks(fapl, &cb) >= 0)
+    f = H5Fcreate("checkpoint-in-memory.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (f < 0) return NULL;
+  int bad = write_contents(f, p, config, st, with_optimizer);
+  bad |= H5Fclose(f) < 0; /* in memory: cannot fail for lack of space */
+  *size = g.kept && !bad ? image_length(g.kept, g.alloc) : 0;
+  if (!*size) {
+    free(g.kept);
+    return NULL;
+  }
+  return g.kept;
+}
+
 int ef_ckpt_save(const char *path, const ef_params *p, const char *config_ini_text,
                  const ef_train_state *st, int with_optimizer, char *err, size_t errlen) {
   const char *config = config_ini_text ? config_ini_text : "";
   if (check_save_args(path, p, config, st, with_optimizer, err, errlen) ||
       check_finite(path, p, with_optimizer, err, errlen))
     return 1;
-  char *tmp = ef_durable_tmp_path(path);
-  if (!tmp) {
-    ef_ckpt_err(err, errlen, "%s: out of memory", path);
+  ef_h5_quiet q = ef_h5_quiet_begin();
+  size_t size = 0;
+  void *image = build_image(p, config, st, with_optimizer, &size);
+  ef_h5_quiet_end(q);
+  if (!image) {
+    ef_ckpt_err(err, errlen, "%s: building the checkpoint failed (HDF5 error or out of memory); "
+                "nothing was written", path);
     return 1;
   }
-  ef_h5_quiet q = ef_h5_quiet_begin();
-  int rc = 1;
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  /* The 1.10 file format checksums all the metadata it writes here (superblock v3, object
-   * headers, the single-chunk and fixed-array chunk indexes; the 1.8 format would index
-   * chunks with unchecked v1 B-trees), so a flipped byte is detected instead of parsed.
-   * Readable by HDF5 >= 1.10 (h5py wheels bundle newer). */
-  if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
-  hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
-  if (fapl >= 0) H5Pclose(fapl);
-  if (f < 0) {
-    int e = errno;
-    ef_ckpt_err(err, errlen, "%s: cannot create the temporary file %s (%s); the previous file is "
-            "untouched", path, tmp, e ? strerror(e) : "is the folder writable?");
-    remove(tmp);
-    goto done;
-  }
-  errno = 0;
-  int bad = write_contents(f, p, config, st, with_optimizer);
-  bad |= H5Fflush(f, H5F_SCOPE_LOCAL) < 0;
-  bad |= H5Fclose(f) < 0;
-  if (bad) {
-    const char *why = write_errno_text(errno);
-    ef_ckpt_err(err, errlen, "%s: writing the checkpoint failed (%s); the previous file is untouched",
-            path, why ? why : "HDF5 write error: disk full?");
-    remove(tmp);
-    goto done;
-  }
-  char sub[256];
-  if (ef_durable_sync_file(tmp, sub, sizeof sub)) {
-    ef_ckpt_err(err, errlen, "%s: %s; the previous file is untouched", path, sub);
-    remove(tmp);
-    goto done;
-  }
-  if (ef_durable_commit(tmp, path, err, errlen)) goto done;
-  rc = 0;
-done:
-  ef_h5_quiet_end(q);
-  free(tmp);
+  int rc = ef_durable_write(path, image, size, err, errlen);
+  free(image);
   return rc;
 }

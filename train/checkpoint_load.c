@@ -48,11 +48,7 @@ static hid_t open_checkpoint(const char *path, char *err, size_t errlen) {
     ef_ckpt_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     return -1;
   }
-  /* Closing the file closes whatever HDF5 left open on an error path. */
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-  hid_t f = fapl >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
-  if (fapl >= 0) H5Pclose(fapl);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) {
     ef_ckpt_err(err, errlen, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
     return -1;

@@ -49,8 +49,46 @@ static int sync_fd_path(const char *path, int flags, const char *what, char *err
   return 0;
 }
 
-int ef_durable_sync_file(const char *path, char *err, size_t errlen) {
-  return sync_fd_path(path, O_RDONLY, "the file", err, errlen);
+/* Writes all n bytes to fd; 0, or -1 with errno set. */
+static int write_full(int fd, const void *buf, size_t n) {
+  const char *b = buf;
+  while (n > 0) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = EIO;
+      return -1;
+    }
+    b += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int ef_durable_write(const char *target, const void *buf, size_t n, char *err, size_t errlen) {
+  char *tmp = ef_durable_tmp_path(target);
+  if (!tmp) {
+    set_err(err, errlen, "%s: out of memory", target);
+    return 1;
+  }
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc = 1;
+  const char *step = "create";
+  if (fd >= 0) {
+    step = "write";
+    if (write_full(fd, buf, n) == 0) step = fsync(fd) == 0 ? NULL : "sync";
+    int e = errno;
+    if (close(fd) != 0 && !step) step = "close";
+    else errno = e;
+  }
+  if (step) {
+    set_err(err, errlen, "%s: cannot %s the temporary file %s: %s; the previous file is untouched",
+            target, step, tmp, strerror(errno));
+    if (fd >= 0) remove(tmp);
+  } else {
+    rc = ef_durable_commit(tmp, target, err, errlen);
+  }
+  free(tmp);
+  return rc;
 }
 
 int ef_durable_sync_parent(const char *path, char *err, size_t errlen) {

@@ -12,10 +12,13 @@
 
 #define EF_DURABLE_TMP_TAG ".tmp-" /* temporary names are <target>.tmp-<pid> */
 
+/* Write n bytes as the new content of target: into "<target>.tmp-<pid>", fsync, close, rename,
+ * fsync the folder. On failure (disk full, file size limit, unwritable folder, ...) the
+ * temporary file is removed, target keeps its previous content, and err says so. */
+int ef_durable_write(const char *target, const void *buf, size_t n, char *err, size_t errlen);
+
 /* Temporary name for target: "<target>.tmp-<pid>", malloc'd (NULL when out of memory). */
 char *ef_durable_tmp_path(const char *target);
-/* fsync a file by path. */
-int ef_durable_sync_file(const char *path, char *err, size_t errlen);
 /* fsync the folder that holds path (the folder part of path, "." when there is none), so a
  * rename or link inside it survives a crash. */
 int ef_durable_sync_parent(const char *path, char *err, size_t errlen);

@@ -22,6 +22,13 @@
 #include "train/checkpoint.h"
 #include "test_checkpoint_util.h"
 
+/* HDF5 1.10.8 leaks internal buffers when a checksum fails while reading a corrupted file (and
+ * then prints "infinite loop closing library" at exit): allocations made inside libhdf5 are not
+ * reported. Our own allocations still are, and test_checkpoint_util.h's open_hdf5_objects()
+ * checks that every HDF5 handle we open is closed again. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\nleak:libhdf5.so\n"; }
+
 /* ---- round trip ----------------------------------------------------------------------- */
 
 START_TEST(save_then_load_is_bit_exact) {
@@ -353,27 +360,33 @@ END_TEST
 
 /* ---- failed writes ----------------------------------------------------------------------- */
 
-/* Saves under a file size limit in a child; returns the child's exit status (see below). */
+/* Saves under a file size limit in a child, which then exits normally (running HDF5's and
+ * LSan's exit handlers: a half-closed HDF5 file would crash there). Returns the exit status:
+ * 0 when the save failed with the expected message. */
 static int save_with_size_limit(fixture *fx, rlim_t limit) {
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
     signal(SIGXFSZ, SIG_IGN); /* writes past the limit fail with EFBIG instead of killing us */
     struct rlimit rl = {limit, limit};
-    if (setrlimit(RLIMIT_FSIZE, &rl)) _exit(10);
+    if (setrlimit(RLIMIT_FSIZE, &rl)) exit(10);
     fx->st.num_updates += 1; /* different contents */
     char e[512] = "";
     int rc = ef_ckpt_save(fx->path, fx->m->params, fx->config, &fx->st, 1, e, sizeof e);
-    if (rc == 0) _exit(11);
-    if (!strstr(e, fx->path) || !strstr(e, "previous file is untouched")) {
+    int code = 0;
+    if (rc == 0) code = 11;
+    else if (!strstr(e, fx->path) || !strstr(e, "File too large") ||
+             !strstr(e, "previous file is untouched")) {
       fprintf(stderr, "unexpected message: %s\n", e);
-      _exit(12);
+      code = 12;
     }
-    _exit(0);
+    ef_model_free(fx->m); /* memory only: the folder belongs to the parent */
+    free(fx->config);
+    exit(code);
   }
   int status = 0;
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-  ck_assert(WIFEXITED(status));
+  ck_assert_msg(WIFEXITED(status), "the child died of signal %d", WTERMSIG(status));
   return WEXITSTATUS(status);
 }
 
