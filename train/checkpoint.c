@@ -20,9 +20,9 @@
 #include "train/h5util.h"
 
 #define EF_CKPT_CHUNK_MAX_BYTES ((uint64_t)64 << 20) /* one chunk per parameter up to this */
-#define EF_CKPT_MAX_COMPACT 65535 /* links/attributes kept in a group's object header */
+#define EF_CKPT_MAX_COMPACT 65535             /* links/attributes kept in a group's object header */
 #define EF_CKPT_IMAGE_SLACK ((size_t)1 << 20) /* metadata room in the in-memory file */
-#define EF_CKPT_SUPERBLOCK_BYTES 48            /* superblock version 2/3 with 8-byte addresses */
+#define EF_CKPT_SUPERBLOCK_BYTES 48           /* superblock version 2/3 with 8-byte addresses */
 
 const char *const ef_ckpt_moment_group[EF_CKPT_N_MOMENTS] = {"exp_avg", "exp_avg_sq"};
 
@@ -171,8 +171,8 @@ static int write_config(hid_t f, const char *text) {
   return rc;
 }
 
-static int write_contents(hid_t f, const ef_params *p, const char *config,
-                          const ef_train_state *st, int with_optimizer) {
+static int write_contents(hid_t f, const ef_params *p, const char *config, const ef_train_state *st,
+                          int with_optimizer) {
   if (ef_h5_write_str_attr(f, "format", EF_CKPT_FORMAT) ||
       ef_h5_write_i64_attr(f, "version", EF_CKPT_VERSION) || write_config(f, config) ||
       write_state(f, st, with_optimizer ? st->optimizer : "") || write_aliases(f, p) ||
@@ -189,8 +189,7 @@ static int write_contents(hid_t f, const ef_params *p, const char *config,
 }
 
 static int check_save_args(const char *path, const ef_params *p, const char *config,
-                           const ef_train_state *st, int with_optimizer, char *err,
-                           size_t errlen) {
+                           const ef_train_state *st, int with_optimizer, char *err, size_t errlen) {
   if (!path || !p || !st) {
     ef_ckpt_err(err, errlen, "checkpoint save: path, parameters and state are required");
     return 1;
@@ -202,7 +201,8 @@ static int check_save_args(const char *path, const ef_params *p, const char *con
   for (int i = 0; i < ef_params_count(p); i++) {
     const char *name = ef_params_name(p, i);
     if (strchr(name, '/') || !strcmp(name, ".")) {
-      ef_ckpt_err(err, errlen, "%s: parameter name '%s' cannot be an HDF5 dataset name", path, name);
+      ef_ckpt_err(err, errlen, "%s: parameter name '%s' cannot be an HDF5 dataset name", path,
+                  name);
       return 1;
     }
   }
@@ -210,18 +210,18 @@ static int check_save_args(const char *path, const ef_params *p, const char *con
     size_t n = strnlen(st->optimizer, sizeof st->optimizer);
     if (!ef_params_state(rw(p), 0) || !ef_params_state(rw(p), 1)) {
       ef_ckpt_err(err, errlen, "%s: saving the optimizer needs state slots 0 and 1 in the store",
-              path);
+                  path);
       return 1;
     }
     if (n == 0 || n == sizeof st->optimizer) {
       ef_ckpt_err(err, errlen, "%s: saving the optimizer needs its name in the state (\"adam\")",
-              path);
+                  path);
       return 1;
     }
   }
   if (strlen(config) > EF_CKPT_MAX_CONFIG_BYTES) {
     ef_ckpt_err(err, errlen, "%s: config text longer than %d bytes", path,
-            EF_CKPT_MAX_CONFIG_BYTES);
+                EF_CKPT_MAX_CONFIG_BYTES);
     return 1;
   }
   return 0;
@@ -238,8 +238,8 @@ static int check_finite(const char *path, const ef_params *p, int with_optimizer
       for (int64_t j = 0; j < n; j++)
         if (!isfinite(x[j]) || (k == 1 && x[j] < 0)) {
           ef_ckpt_err(err, errlen, "%s: not saved: %s%s/%s holds %g at element %lld", path,
-                  k < 0 ? "/params" : "/optimizer/", k < 0 ? "" : ef_ckpt_moment_group[k],
-                  ef_params_name(p, i), (double)x[j], (long long)j);
+                      k < 0 ? "/params" : "/optimizer/", k < 0 ? "" : ef_ckpt_moment_group[k],
+                      ef_params_name(p, i), (double)x[j], (long long)j);
           return 1;
         }
     }
@@ -304,8 +304,8 @@ static void *build_image(const ef_params *p, const char *config, const ef_train_
   size_t floats = (size_t)ef_params_flat_len(p) * (with_optimizer ? 1 + EF_CKPT_N_MOMENTS : 1);
   size_t increment = floats * sizeof(float) + strlen(config) + EF_CKPT_IMAGE_SLACK;
   image_grab g = {NULL, 0};
-  H5FD_file_image_callbacks_t cb = {grab_malloc, grab_memcpy,     grab_realloc,   grab_free,
-                                    grab_udata_copy, grab_udata_free, &g};
+  H5FD_file_image_callbacks_t cb = {
+      grab_malloc, grab_memcpy, grab_realloc, grab_free, grab_udata_copy, grab_udata_free, &g};
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
   /* The 1.10 file format checksums all the metadata it writes here (superblock v3, object
    * headers, the single-chunk and fixed-array chunk indexes; the 1.8 format would index
@@ -337,8 +337,10 @@ int ef_ckpt_save(const char *path, const ef_params *p, const char *config_ini_te
   void *image = build_image(p, config, st, with_optimizer, &size);
   ef_h5_quiet_end(q);
   if (!image) {
-    ef_ckpt_err(err, errlen, "%s: building the checkpoint failed (HDF5 error or out of memory); "
-                "nothing was written", path);
+    ef_ckpt_err(err, errlen,
+                "%s: building the checkpoint failed (HDF5 error or out of memory); "
+                "nothing was written",
+                path);
     return 1;
   }
   int rc = ef_durable_write(path, image, size, err, errlen);

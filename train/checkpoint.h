@@ -1,14 +1,15 @@
 /* train/checkpoint.h: HDF5 training checkpoints: parameters, Adam moments, the config and the
  * training state needed for an exact resume. Layout (docs/checkpoints.md has it in full):
  *
- *   /                          attrs format = "edgeformer-checkpoint", version = 1
- *   /config                    scalar UTF-8 string dataset: the INI text; attr crc32 (uint32)
- *   /state                     group; attrs num_updates, epoch, best_update, n_skipped_nonfinite,
- *                              iter_epoch, iter_index, iter_n_batches, iter_fingerprint (int64),
- *                              seed (uint64), best_metric, lr (float64), optimizer (string)
- *   /aliases                   UTF-8 string dataset [n_aliases, 2]: rows (alias, canonical key)
- *   /params/<canonical key>    float32 little-endian, the parameter's shape, Fletcher-32
- *   /optimizer/exp_avg/<key>   state slot 0, when saved with the optimizer
+ *   /                           attrs format = "edgeformer-checkpoint", version = 1 (int64)
+ *   /config                     scalar fixed-length UTF-8 string: the INI text; attr crc32
+ *   /state                      group; attrs num_updates, epoch, best_update,
+ *                               n_skipped_nonfinite, iter_epoch, iter_index, iter_n_batches,
+ *                               iter_fingerprint (int64), seed (uint64), best_metric, lr
+ *                               (float64), optimizer (fixed-length string)
+ *   /aliases                    fixed-length UTF-8 strings [n_aliases, 2]: (alias, canonical key)
+ *   /params/<canonical key>     float32 little-endian, the parameter's shape, Fletcher-32
+ *   /optimizer/exp_avg/<key>    state slot 0, when saved with the optimizer
  *   /optimizer/exp_avg_sq/<key> state slot 1
  *
  * Writes are atomic and durable (temporary file, flush, fsync, rename, folder fsync): a failure
@@ -37,10 +38,10 @@
 #define EF_CKPT_MAX_ALIASES (1 << 20)
 
 /* Load flags (fairseq's --reset-* options). */
-#define EF_CKPT_RESET_OPTIMIZER 1u     /* moments zeroed, num_updates = 0, best forgotten, lr = 0 */
-#define EF_CKPT_RESET_LR_SCHEDULER 2u  /* lr = 0 (recompute it from the schedule) */
-#define EF_CKPT_RESET_DATALOADER 4u    /* epoch 1, iterator at the start, position unchecked */
-#define EF_CKPT_PARAMS_ONLY 8u         /* parameters only: moments zeroed, *st left untouched */
+#define EF_CKPT_RESET_OPTIMIZER 1u    /* moments zeroed, num_updates = 0, best forgotten, lr = 0 */
+#define EF_CKPT_RESET_LR_SCHEDULER 2u /* lr = 0 (recompute it from the schedule) */
+#define EF_CKPT_RESET_DATALOADER 4u   /* epoch 1, iterator at the start, position unchecked */
+#define EF_CKPT_PARAMS_ONLY 8u        /* parameters only: moments zeroed, *st left untouched */
 
 /* Everything besides parameters and moments needed for an exact resume. Dropout masks are a
  * pure function of (seed, step) and the batch order of (seed, epoch), so no RNG state is

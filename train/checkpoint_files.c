@@ -19,8 +19,8 @@
 #define EF_CKPT_NAME_BYTES 64 /* "checkpoint_<int64>.h5" and the fixed names */
 #define EF_CKPT_N_NAMES 3
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...) {
   if (!err || !errlen) return;
   va_list ap;
   va_start(ap, fmt);

@@ -33,12 +33,18 @@ static void shape_text(char *buf, size_t cap, int ndim, const int64_t *shape) {
 static void type_text(hid_t t, char *buf, size_t cap) {
   size_t bits = H5Tget_size(t) * 8;
   switch (H5Tget_class(t)) {
-  case H5T_FLOAT: snprintf(buf, cap, "float%zu", bits); break;
+  case H5T_FLOAT:
+    snprintf(buf, cap, "float%zu", bits);
+    break;
   case H5T_INTEGER:
     snprintf(buf, cap, "%sint%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", bits);
     break;
-  case H5T_STRING: snprintf(buf, cap, "string"); break;
-  default: snprintf(buf, cap, "a non-numeric type"); break;
+  case H5T_STRING:
+    snprintf(buf, cap, "string");
+    break;
+  default:
+    snprintf(buf, cap, "a non-numeric type");
+    break;
   }
 }
 
@@ -57,10 +63,10 @@ static hid_t open_checkpoint(const char *path, char *err, size_t errlen) {
   int64_t version = 0;
   if (ef_h5_read_str_attr(f, "format", format, sizeof format) || strcmp(format, EF_CKPT_FORMAT)) {
     ef_ckpt_err(err, errlen, "%s: not an edgeformer checkpoint (attribute format != \"%s\")", path,
-            EF_CKPT_FORMAT);
+                EF_CKPT_FORMAT);
   } else if (ef_h5_read_i64_attr(f, "version", &version) || version != EF_CKPT_VERSION) {
     ef_ckpt_err(err, errlen, "%s: checkpoint version %lld is not supported (this build reads %d)",
-            path, (long long)version, EF_CKPT_VERSION);
+                path, (long long)version, EF_CKPT_VERSION);
   } else {
     return f;
   }
@@ -80,7 +86,7 @@ static int read_config(hid_t f, const char *path, char **out, char *err, size_t 
   if (d >= 0) H5Dclose(d);
   if (bad || crc != ef_ckpt_crc32(*out, n)) {
     ef_ckpt_err(err, errlen, "%s: /config %s (corrupt file)", path,
-            bad ? "lacks its crc32 attribute" : "fails its CRC-32");
+                bad ? "lacks its crc32 attribute" : "fails its CRC-32");
     free(*out);
     *out = NULL;
     return 1;
@@ -121,21 +127,27 @@ static int read_state(hid_t f, const char *path, ef_train_state *s, char *err, s
   H5Gclose(g);
   if (missing) {
     ef_ckpt_err(err, errlen, "%s: /state lacks attribute %s (or it has the wrong type)", path,
-            missing);
+                missing);
     return 1;
   }
   const char *bad = NULL;
-  if (s->num_updates < 0) bad = "num_updates < 0";
-  else if (s->epoch < 1) bad = "epoch < 1";
+  if (s->num_updates < 0)
+    bad = "num_updates < 0";
+  else if (s->epoch < 1)
+    bad = "epoch < 1";
   else if (s->best_update < 0 || s->best_update > s->num_updates)
     bad = "best_update outside [0, num_updates]";
-  else if (s->iter_pos.epoch < 1) bad = "iter_epoch < 1";
+  else if (s->iter_pos.epoch < 1)
+    bad = "iter_epoch < 1";
   else if (s->iter_pos.index < 0 || s->iter_pos.n_batches < 0 ||
            s->iter_pos.index > s->iter_pos.n_batches)
     bad = "iter_index outside [0, iter_n_batches]";
-  else if (!isfinite(s->lr) || s->lr < 0) bad = "lr is negative or not finite";
-  else if (isinf(s->best_metric)) bad = "best_metric is infinite";
-  else if (s->n_skipped_nonfinite < 0) bad = "n_skipped_nonfinite < 0";
+  else if (!isfinite(s->lr) || s->lr < 0)
+    bad = "lr is negative or not finite";
+  else if (isinf(s->best_metric))
+    bad = "best_metric is infinite";
+  else if (s->n_skipped_nonfinite < 0)
+    bad = "n_skipped_nonfinite < 0";
   if (bad) {
     ef_ckpt_err(err, errlen, "%s: /state: %s (corrupt file)", path, bad);
     return 1;
@@ -148,13 +160,14 @@ static int cmp_str_ptr(const void *a, const void *b) {
 }
 
 /* Compares the (alias, canonical) rows with rows[] read from /aliases; 0 when the maps agree. */
-static int compare_aliases(const ef_params *p, char **rows, hsize_t n, const char *path,
-                           char *err, size_t errlen) {
+static int compare_aliases(const ef_params *p, char **rows, hsize_t n, const char *path, char *err,
+                           size_t errlen) {
   int m = ef_params_alias_count(p);
   if (n != (hsize_t)m) {
-    ef_ckpt_err(err, errlen,
-            "%s: /aliases has %llu entries, the model has %d aliases (different sharing scheme?)",
-            path, (unsigned long long)n, m);
+    ef_ckpt_err(
+        err, errlen,
+        "%s: /aliases has %llu entries, the model has %d aliases (different sharing scheme?)", path,
+        (unsigned long long)n, m);
     return 1;
   }
   for (hsize_t i = 0; i < n; i++) {
@@ -167,16 +180,16 @@ static int compare_aliases(const ef_params *p, char **rows, hsize_t n, const cha
     }
     if (!strcmp(model_c, a)) {
       ef_ckpt_err(err, errlen,
-              "%s: /aliases: '%s' is an alias in the file but a parameter of its own in the "
-              "model (different sharing scheme)",
-              path, a);
+                  "%s: /aliases: '%s' is an alias in the file but a parameter of its own in the "
+                  "model (different sharing scheme)",
+                  path, a);
       return 1;
     }
     if (strcmp(model_c, c)) {
       ef_ckpt_err(err, errlen,
-              "%s: /aliases: '%s' -> '%s' in the file, but -> '%s' in the model (different "
-              "sharing scheme)",
-              path, a, c, model_c);
+                  "%s: /aliases: '%s' -> '%s' in the file, but -> '%s' in the model (different "
+                  "sharing scheme)",
+                  path, a, c, model_c);
       return 1;
     }
   }
@@ -197,8 +210,7 @@ static int compare_aliases(const ef_params *p, char **rows, hsize_t n, const cha
   return 0;
 }
 
-static int check_aliases(hid_t f, const ef_params *p, const char *path, char *err,
-                         size_t errlen) {
+static int check_aliases(hid_t f, const ef_params *p, const char *path, char *err, size_t errlen) {
   if (!ef_h5_exists(f, "aliases")) {
     ef_ckpt_err(err, errlen, "%s: dataset /aliases is missing", path);
     return 1;
@@ -209,14 +221,14 @@ static int check_aliases(hid_t f, const ef_params *p, const char *path, char *er
   size_t w = t >= 0 ? H5Tget_size(t) : 0;
   char *raw = NULL, *names = NULL, **rows = NULL;
   int rc = 1;
-  if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) != 0 ||
-      w == 0 || w > EF_PARAM_NAME_MAX || H5Sget_simple_extent_ndims(sp) != 2 ||
+  if (t < 0 || sp < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) != 0 || w == 0 ||
+      w > EF_PARAM_NAME_MAX || H5Sget_simple_extent_ndims(sp) != 2 ||
       H5Sget_simple_extent_dims(sp, dims, NULL) != 2 || dims[1] != 2 ||
       dims[0] > EF_CKPT_MAX_ALIASES) {
     ef_ckpt_err(err, errlen,
-            "%s: /aliases is not a [n, 2] dataset of fixed-length strings (n <= %d, at most %d "
-            "bytes)",
-            path, EF_CKPT_MAX_ALIASES, EF_PARAM_NAME_MAX);
+                "%s: /aliases is not a [n, 2] dataset of fixed-length strings (n <= %d, at most %d "
+                "bytes)",
+                path, EF_CKPT_MAX_ALIASES, EF_PARAM_NAME_MAX);
     goto out;
   }
   size_t cells = (size_t)dims[0] * 2;
@@ -249,8 +261,8 @@ out:
 
 /* Reads dataset key of g (shown as where/key) into dst after checking type and shape, then
  * checks the values. */
-static int read_tensor(hid_t g, const char *where, const char *key, const ef_tensor *t,
-                       float *dst, int kind, const char *path, char *err, size_t errlen) {
+static int read_tensor(hid_t g, const char *where, const char *key, const ef_tensor *t, float *dst,
+                       int kind, const char *path, char *err, size_t errlen) {
   hid_t d = H5Dopen2(g, key, H5P_DEFAULT);
   if (d < 0) {
     ef_ckpt_err(err, errlen, "%s: %s/%s is not a readable dataset", path, where, key);
@@ -262,8 +274,8 @@ static int read_tensor(hid_t g, const char *where, const char *key, const ef_ten
   int64_t shape[H5S_MAX_RANK];
   char have[EF_CKPT_SHAPE_TEXT], want[EF_CKPT_SHAPE_TEXT], tt[EF_CKPT_TYPE_TEXT];
   if (ty < 0 || ndim < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) != ndim) {
-    ef_ckpt_err(err, errlen, "%s: %s/%s has an unreadable type or shape (corrupt file)", path, where,
-            key);
+    ef_ckpt_err(err, errlen, "%s: %s/%s has an unreadable type or shape (corrupt file)", path,
+                where, key);
     goto out;
   }
   if (H5Tequal(ty, H5T_IEEE_F32LE) <= 0 && H5Tequal(ty, H5T_IEEE_F32BE) <= 0) {
@@ -280,23 +292,23 @@ static int read_tensor(hid_t g, const char *where, const char *key, const ef_ten
     shape_text(have, sizeof have, ndim, shape);
     shape_text(want, sizeof want, t->ndim, t->shape);
     ef_ckpt_err(err, errlen, "%s: %s/%s has shape %s, the model expects %s", path, where, key, have,
-            want);
+                want);
     goto out;
   }
   if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
     ef_ckpt_err(err, errlen, "%s: cannot read %s/%s (corrupt file: checksum mismatch or truncated)",
-            path, where, key);
+                path, where, key);
     goto out;
   }
   for (int64_t i = 0; i < t->numel; i++) {
     if (!isfinite(dst[i])) {
-      ef_ckpt_err(err, errlen, "%s: %s/%s holds a non-finite value (%g) at element %lld", path, where,
-              key, (double)dst[i], (long long)i);
+      ef_ckpt_err(err, errlen, "%s: %s/%s holds a non-finite value (%g) at element %lld", path,
+                  where, key, (double)dst[i], (long long)i);
       goto out;
     }
     if (kind == KIND_EXP_AVG_SQ && dst[i] < 0) {
       ef_ckpt_err(err, errlen, "%s: %s/%s holds a negative value (%g) at element %lld", path, where,
-              key, (double)dst[i], (long long)i);
+                  key, (double)dst[i], (long long)i);
       goto out;
     }
   }
@@ -326,26 +338,26 @@ static int read_group(hid_t loc, const char *name, const char *where, ef_params 
   }
   for (hsize_t i = 0; i < info.nlinks; i++) {
     char key[EF_CKPT_KEY_BYTES];
-    ssize_t kl = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, key, sizeof key,
-                                    H5P_DEFAULT);
+    ssize_t kl =
+        H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, key, sizeof key, H5P_DEFAULT);
     if (kl < 0) {
       ef_ckpt_err(err, errlen, "%s: cannot list %s (corrupt file)", path, where);
       goto out;
     }
     if ((size_t)kl >= sizeof key) {
       ef_ckpt_err(err, errlen, "%s: %s holds a key of %zd bytes, longer than any parameter name",
-              path, where, kl);
+                  path, where, kl);
       goto out;
     }
     int idx = ef_params_find(p, key);
     if (idx < 0) {
       ef_ckpt_err(err, errlen, "%s: %s/%s is not a parameter of the model (unexpected key)", path,
-              where, key);
+                  where, key);
       goto out;
     }
     if (strcmp(ef_params_name(p, idx), key)) {
       ef_ckpt_err(err, errlen, "%s: %s/%s is an alias; parameters are stored once, as %s/%s", path,
-              where, key, where, ef_params_name(p, idx));
+                  where, key, where, ef_params_name(p, idx));
       goto out;
     }
   }
@@ -366,13 +378,13 @@ out:
   return rc;
 }
 
-static int read_moments(hid_t f, ef_params *p, float *scratch[EF_CKPT_N_MOMENTS],
-                        const char *path, char *err, size_t errlen) {
+static int read_moments(hid_t f, ef_params *p, float *scratch[EF_CKPT_N_MOMENTS], const char *path,
+                        char *err, size_t errlen) {
   if (!ef_h5_exists(f, "optimizer")) {
     ef_ckpt_err(err, errlen,
-            "%s: has no optimizer state (/optimizer); resume with the optimizer reset "
-            "(--reset-optimizer)",
-            path);
+                "%s: has no optimizer state (/optimizer); resume with the optimizer reset "
+                "(--reset-optimizer)",
+                path);
     return 1;
   }
   hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
@@ -380,7 +392,7 @@ static int read_moments(hid_t f, ef_params *p, float *scratch[EF_CKPT_N_MOMENTS]
   int rc = 1;
   if (g < 0 || H5Gget_info(g, &info) < 0 || info.nlinks != EF_CKPT_N_MOMENTS) {
     ef_ckpt_err(err, errlen, "%s: /optimizer must hold exactly the groups exp_avg and exp_avg_sq",
-            path);
+                path);
     goto out;
   }
   for (int k = 0; k < EF_CKPT_N_MOMENTS; k++) {
@@ -438,9 +450,9 @@ int ef_ckpt_load(const char *path, ef_params *p, ef_train_state *st, char **conf
   int with_moments = !(flags & EF_CKPT_RESET_OPTIMIZER);
   if (with_moments && (!ef_params_state(p, 0) || !ef_params_state(p, 1))) {
     ef_ckpt_err(err, errlen,
-            "%s: the parameter store has no optimizer state slots to resume into (allocate "
-            "them first, or reset the optimizer)",
-            path);
+                "%s: the parameter store has no optimizer state slots to resume into (allocate "
+                "them first, or reset the optimizer)",
+                path);
     return 1;
   }
   ef_h5_quiet q = ef_h5_quiet_begin();
@@ -456,9 +468,9 @@ int ef_ckpt_load(const char *path, ef_params *p, ef_train_state *st, char **conf
     goto out;
   if (with_moments && !fs.optimizer[0]) {
     ef_ckpt_err(err, errlen,
-            "%s: saved without optimizer state; resume with the optimizer reset "
-            "(--reset-optimizer)",
-            path);
+                "%s: saved without optimizer state; resume with the optimizer reset "
+                "(--reset-optimizer)",
+                path);
     goto out;
   }
   for (int k = 0; k < (with_moments ? 1 + EF_CKPT_N_MOMENTS : 1); k++)

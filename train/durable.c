@@ -16,8 +16,8 @@
 #define EF_DURABLE_PID_DIGITS 24        /* room for the tag, a pid and the NUL */
 #define EF_DURABLE_COPY_CHUNK (1 << 20) /* bytes per read/write when copying */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...) {
   if (!err || !errlen) return;
   va_list ap;
   va_start(ap, fmt);
@@ -32,8 +32,7 @@ char *ef_durable_tmp_path(const char *target) {
   return tmp;
 }
 
-static int sync_fd_path(const char *path, int flags, const char *what, char *err,
-                        size_t errlen) {
+static int sync_fd_path(const char *path, int flags, const char *what, char *err, size_t errlen) {
   int fd = open(path, flags);
   if (fd < 0) {
     set_err(err, errlen, "%s: cannot open %s to sync it: %s", path, what, strerror(errno));
@@ -77,8 +76,10 @@ int ef_durable_write(const char *target, const void *buf, size_t n, char *err, s
     step = "write";
     if (write_full(fd, buf, n) == 0) step = fsync(fd) == 0 ? NULL : "sync";
     int e = errno;
-    if (close(fd) != 0 && !step) step = "close";
-    else errno = e;
+    if (close(fd) != 0 && !step)
+      step = "close";
+    else
+      errno = e;
   }
   if (step) {
     set_err(err, errlen, "%s: cannot %s the temporary file %s: %s; the previous file is untouched",
@@ -127,7 +128,8 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
   int in = open(src, O_RDONLY), out = -1, rc = 1;
   char *buf = malloc(EF_DURABLE_COPY_CHUNK);
   if (in < 0 || !buf) {
-    set_err(err, errlen, "%s: cannot read for copying: %s", src, buf ? strerror(errno) : "out of memory");
+    set_err(err, errlen, "%s: cannot read for copying: %s", src,
+            buf ? strerror(errno) : "out of memory");
     goto out;
   }
   out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0644);

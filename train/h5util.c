@@ -78,8 +78,7 @@ static hid_t open_attr(hid_t loc, const char *name, H5T_class_t cls) {
   return a;
 }
 
-static int read_scalar_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mem_type,
-                            void *v) {
+static int read_scalar_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mem_type, void *v) {
   hid_t a = open_attr(loc, name, cls);
   if (a < 0) return 1;
   int rc = H5Aread(a, mem_type, v) < 0;

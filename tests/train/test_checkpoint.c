@@ -27,7 +27,9 @@
  * reported. Our own allocations still are, and test_checkpoint_util.h's open_hdf5_objects()
  * checks that every HDF5 handle we open is closed again. */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\nleak:libhdf5.so\n"; }
+const char *__lsan_default_suppressions(void) {
+  return "leak:libhdf5_serial.so\nleak:libhdf5.so\n";
+}
 
 /* ---- round trip ----------------------------------------------------------------------- */
 
@@ -314,8 +316,7 @@ START_TEST(truncated_and_flipped_files_fail_cleanly) {
   float *before = snapshot(m2->params, 2);
   char bad[512];
   snprintf(bad, sizeof bad, "%s/bad.h5", fx.dir);
-  const size_t cuts[] = {0, 1, 7, 8, 47, 48, 96, 512, 2048, n / 4, n / 2, n - 4096, n - 100,
-                         n - 1};
+  const size_t cuts[] = {0, 1, 7, 8, 47, 48, 96, 512, 2048, n / 4, n / 2, n - 4096, n - 100, n - 1};
   for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
     write_all(bad, orig, cuts[i]);
     ef_train_state st = fx.st;
@@ -374,7 +375,8 @@ static int save_with_size_limit(fixture *fx, rlim_t limit) {
     char e[512] = "";
     int rc = ef_ckpt_save(fx->path, fx->m->params, fx->config, &fx->st, 1, e, sizeof e);
     int code = 0;
-    if (rc == 0) code = 11;
+    if (rc == 0)
+      code = 11;
     else if (!strstr(e, fx->path) || !strstr(e, "File too large") ||
              !strstr(e, "previous file is untouched")) {
       fprintf(stderr, "unexpected message: %s\n", e);
@@ -439,23 +441,23 @@ START_TEST(reset_flags_follow_fairseq) {
   ck_assert(!ef_params_alloc_states(m2->params, 2, err, sizeof err));
   ef_train_state st;
 
-  ck_assert(!ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_LR_SCHEDULER, err,
-                          sizeof err));
+  ck_assert(
+      !ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_LR_SCHEDULER, err, sizeof err));
   ef_train_state want = fx.st;
   want.lr = 0;
   ck_assert(same_state(&st, &want));
   ck_assert(same_store(fx.m->params, m2->params, 2));
 
-  ck_assert(!ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_DATALOADER, err,
-                          sizeof err));
+  ck_assert(
+      !ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_DATALOADER, err, sizeof err));
   want = fx.st;
   want.epoch = 1;
   memset(&want.iter_pos, 0, sizeof want.iter_pos);
   want.iter_pos.epoch = 1;
   ck_assert(same_state(&st, &want));
 
-  ck_assert(!ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_OPTIMIZER, err,
-                          sizeof err));
+  ck_assert(
+      !ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_OPTIMIZER, err, sizeof err));
   ck_assert(same_store(fx.m->params, m2->params, 0));
   ck_assert(all_zero(ef_params_state(m2->params, 0), ef_params_flat_len(m2->params)));
   ck_assert(all_zero(ef_params_state(m2->params, 1), ef_params_flat_len(m2->params)));
@@ -472,8 +474,7 @@ START_TEST(reset_flags_follow_fairseq) {
   ef_train_state mine;
   ef_ckpt_state_init(&mine, 42);
   ef_train_state mine_copy = mine;
-  ck_assert(!ef_ckpt_load(fx.path, m2->params, &mine, NULL, EF_CKPT_PARAMS_ONLY, err,
-                          sizeof err));
+  ck_assert(!ef_ckpt_load(fx.path, m2->params, &mine, NULL, EF_CKPT_PARAMS_ONLY, err, sizeof err));
   ck_assert(same_state(&mine, &mine_copy));
   ck_assert(all_zero(ef_params_state(m2->params, 0), ef_params_flat_len(m2->params)));
   ck_assert(!ef_ckpt_load(fx.path, m2->params, NULL, NULL, EF_CKPT_PARAMS_ONLY, err, sizeof err));
@@ -501,10 +502,10 @@ START_TEST(checkpoint_without_optimizer_needs_reset_to_resume) {
   ck_assert(!ef_params_alloc_states(m2->params, 2, err, sizeof err));
   ef_train_state st;
   ck_assert(ef_ckpt_load(fx.path, m2->params, &st, NULL, 0, err, sizeof err));
-  ck_assert_msg(strstr(err, "saved without optimizer state; resume with the optimizer reset"),
-                "%s", err);
-  ck_assert(!ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_OPTIMIZER, err,
-                          sizeof err));
+  ck_assert_msg(strstr(err, "saved without optimizer state; resume with the optimizer reset"), "%s",
+                err);
+  ck_assert(
+      !ef_ckpt_load(fx.path, m2->params, &st, NULL, EF_CKPT_RESET_OPTIMIZER, err, sizeof err));
   ck_assert(same_store(fx.m->params, m2->params, 0));
   /* Saving the optimizer needs its slots and its name. */
   ef_model *m3 = small_model(0);
@@ -524,8 +525,7 @@ END_TEST
 START_TEST(save_set_writes_once_and_links) {
   fixture fx = fixture_new(0);
   unsigned all = EF_CKPT_SAVE_UPDATE | EF_CKPT_SAVE_LAST | EF_CKPT_SAVE_BEST;
-  ck_assert_msg(!ef_ckpt_save_set(fx.dir, all, fx.m->params, fx.config, &fx.st, 1, err,
-                                  sizeof err),
+  ck_assert_msg(!ef_ckpt_save_set(fx.dir, all, fx.m->params, fx.config, &fx.st, 1, err, sizeof err),
                 "%s", err);
   char p_upd[512], p_last[512], p_best[512];
   snprintf(p_upd, sizeof p_upd, "%s/checkpoint_%lld.h5", fx.dir, (long long)fx.st.num_updates);
@@ -541,8 +541,8 @@ START_TEST(save_set_writes_once_and_links) {
   ef_params_data(fx.m->params)[0] += 1.0f;
   ck_assert(!ef_ckpt_save_set(fx.dir, EF_CKPT_SAVE_UPDATE | EF_CKPT_SAVE_LAST, fx.m->params,
                               fx.config, &fx.st, 1, err, sizeof err));
-  ck_assert(!ef_ckpt_save_set(fx.dir, EF_CKPT_SAVE_LAST, fx.m->params, fx.config, &fx.st, 1,
-                              err, sizeof err)); /* same name twice: still fine */
+  ck_assert(!ef_ckpt_save_set(fx.dir, EF_CKPT_SAVE_LAST, fx.m->params, fx.config, &fx.st, 1, err,
+                              sizeof err)); /* same name twice: still fine */
   ef_model *m2 = small_model(0);
   ck_assert(!ef_params_alloc_states(m2->params, 2, err, sizeof err));
   ef_train_state st;
@@ -562,10 +562,9 @@ END_TEST
 START_TEST(rotate_keeps_the_newest_numbered_checkpoints) {
   fixture fx = fixture_new(0);
   static const char *const names[] = {
-      "checkpoint_1.h5",    "checkpoint_2.h5",       "checkpoint_10.h5",
-      "checkpoint_3.h5",    "checkpoint_last.h5",    "checkpoint_best.h5",
-      "checkpoint_x.h5",    "checkpoint_5.h5.tmp-9", "checkpoint_.h5",
-      "checkpoint_7.h5.bak"};
+      "checkpoint_1.h5",    "checkpoint_2.h5",    "checkpoint_10.h5", "checkpoint_3.h5",
+      "checkpoint_last.h5", "checkpoint_best.h5", "checkpoint_x.h5",  "checkpoint_5.h5.tmp-9",
+      "checkpoint_.h5",     "checkpoint_7.h5.bak"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) touch(fx.dir, names[i]);
   int removed = -1;
   ck_assert_msg(!ef_ckpt_rotate(fx.dir, 2, &removed, err, sizeof err), "%s", err);
@@ -585,12 +584,12 @@ START_TEST(rotate_keeps_the_newest_numbered_checkpoints) {
 END_TEST
 
 /* One case per test, so CK_RUN_CASE=<test name> runs just that one. */
-#define ADD(s, fn)                     \
-  do {                                 \
-    TCase *tc = tcase_create(#fn);     \
-    tcase_set_timeout(tc, 600);        \
-    tcase_add_test(tc, fn);            \
-    suite_add_tcase(s, tc);            \
+#define ADD(s, fn)                                                                                 \
+  do {                                                                                             \
+    TCase *tc = tcase_create(#fn);                                                                 \
+    tcase_set_timeout(tc, 600);                                                                    \
+    tcase_add_test(tc, fn);                                                                        \
+    suite_add_tcase(s, tc);                                                                        \
   } while (0)
 
 int main(void) {
