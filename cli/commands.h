@@ -16,6 +16,7 @@ int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #define EF_COMMANDS                                                                    \
   {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
@@ -27,6 +28,8 @@ int cmd_tokenize(int argc, char **argv);
   {"score", "BLEU/chrF (sacreBLEU-compatible) or ROUGE of a hypothesis file vs references", \
    cmd_score},                                                                         \
   {"tokenize", "SentencePiece-encode (or --decode) stdin to stdout, one line per line",   \
-   cmd_tokenize},
+   cmd_tokenize},                                                                      \
+  {"train", "train or fine-tune a model (fairseq-train habits, HDF5 checkpoints)",         \
+   cmd_train},
 
 #endif

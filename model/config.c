@@ -249,6 +249,16 @@ int ef_config_load(const ef_config_table *t, int nt, const char *path, char *err
   return 0;
 }
 
+int ef_config_load_text(const ef_config_table *t, int nt, const char *text, const char *name,
+                        char *err, size_t errlen) {
+  char msg[EF_CONFIG_ERR_LEN] = "";
+  load_state st = {t, nt, msg, sizeof msg, 0};
+  int rc = ini_parse_string(text, on_ini, &st);
+  if (st.failed) return snprintf(err, errlen, "%s: %s", name, msg), -1;
+  if (rc) return snprintf(err, errlen, "%s: line %d: not an INI line", name, rc), -1;
+  return 0;
+}
+
 int ef_config_resolve(const char *name, char *path, size_t pathlen, char *err, size_t errlen) {
   if (strchr(name, '/') || strstr(name, ".ini")) {
     if (access(name, R_OK))

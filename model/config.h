@@ -68,6 +68,9 @@ int ef_config_set(const ef_config_table *tables, int n_tables, const char *secti
 /* Read an INI file into the tables. Message names the file. */
 int ef_config_load(const ef_config_table *tables, int n_tables, const char *path, char *err,
                    size_t errlen);
+/* Same, from INI text held in memory (e.g. a checkpoint's /config); name is for messages. */
+int ef_config_load_text(const ef_config_table *tables, int n_tables, const char *text,
+                        const char *name, char *err, size_t errlen);
 /* Resolve --config: a path, or a preset name looked up as configs/<name>.ini (in the
  * current directory's configs/, then the source tree's). Fills path. */
 int ef_config_resolve(const char *name, char *path, size_t pathlen, char *err, size_t errlen);

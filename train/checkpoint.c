@@ -157,6 +157,7 @@ static int write_state(hid_t f, const ef_train_state *st, const char *optimizer)
            ef_h5_write_i64_attr(g, "iter_fingerprint", st->iter_pos.fingerprint) ||
            ef_h5_write_f64_attr(g, "lr", st->lr) ||
            ef_h5_write_i64_attr(g, "n_skipped_nonfinite", st->n_skipped_nonfinite) ||
+           ef_h5_write_i64_attr(g, "bad_validations", st->bad_validations) ||
            ef_h5_write_str_attr(g, "optimizer", optimizer);
   rc |= H5Gclose(g) < 0;
   return rc;

@@ -4,7 +4,7 @@
  *   /                           attrs format = "edgeformer-checkpoint", version = 1 (int64)
  *   /config                     scalar fixed-length UTF-8 string: the INI text; attr crc32
  *   /state                      group; attrs num_updates, epoch, best_update,
- *                               n_skipped_nonfinite, iter_epoch, iter_index, iter_n_batches,
+ *                               n_skipped_nonfinite, bad_validations, iter_epoch, iter_index, iter_n_batches,
  *                               iter_fingerprint (int64), seed (uint64), best_metric, lr
  *                               (float64), optimizer (fixed-length string)
  *   /aliases                    fixed-length UTF-8 strings [n_aliases, 2]: (alias, canonical key)
@@ -55,6 +55,7 @@ typedef struct ef_train_state {
   ef_batch_pos iter_pos;       /* data iterator position; n_batches = 0: start of epoch */
   double lr;                   /* learning rate of the last update; 0 = not known */
   int64_t n_skipped_nonfinite; /* updates skipped for a non-finite gradient */
+  int64_t bad_validations;     /* validations since the best one (early-stopping patience) */
   char optimizer[EF_CKPT_OPTIMIZER_NAME_BYTES]; /* "adam" / "adamw" / "" (none saved) */
 } ef_train_state;
 

@@ -116,7 +116,8 @@ static int read_state(hid_t f, const char *path, ef_train_state *s, char *err, s
               {"iter_index", &s->iter_pos.index},
               {"iter_n_batches", &s->iter_pos.n_batches},
               {"iter_fingerprint", &s->iter_pos.fingerprint},
-              {"n_skipped_nonfinite", &s->n_skipped_nonfinite}};
+              {"n_skipped_nonfinite", &s->n_skipped_nonfinite},
+              {"bad_validations", &s->bad_validations}};
   for (size_t i = 0; i < sizeof ints / sizeof *ints && !missing; i++)
     if (ef_h5_read_i64_attr(g, ints[i].name, ints[i].v)) missing = ints[i].name;
   if (!missing && ef_h5_read_f64_attr(g, "best_metric", &s->best_metric)) missing = "best_metric";
@@ -148,6 +149,8 @@ static int read_state(hid_t f, const char *path, ef_train_state *s, char *err, s
     bad = "best_metric is infinite";
   else if (s->n_skipped_nonfinite < 0)
     bad = "n_skipped_nonfinite < 0";
+  else if (s->bad_validations < 0)
+    bad = "bad_validations < 0";
   if (bad) {
     ef_ckpt_err(err, errlen, "%s: /state: %s (corrupt file)", path, bad);
     return 1;
@@ -425,6 +428,7 @@ static void apply_resets(ef_train_state *s, unsigned flags) {
     s->best_metric = NAN;
     s->lr = 0;
     s->n_skipped_nonfinite = 0;
+    s->bad_validations = 0;
     s->optimizer[0] = 0;
   }
   if (flags & EF_CKPT_RESET_LR_SCHEDULER) s->lr = 0;

@@ -1,0 +1,48 @@
+/* cmd_train.c: `edgeformer train CONFIG [--key value ...]`: reads the [model], [data],
+ * [optim] and [train] sections of CONFIG (a path or a preset name), applies command-line
+ * overrides and runs the trainer. All the work is in train/. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "train/trainer.h"
+
+int cmd_train(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    printf("usage: edgeformer train CONFIG [--key value ...]\n"
+           "CONFIG is an INI file or a preset name (configs/<name>.ini) with [model], [data],\n"
+           "[optim] and [train] sections; every key can be overridden, e.g. --max-update 100\n"
+           "--lr 5e-4 --save-dir checkpoints/run1. Resumes from SAVE_DIR/checkpoint_last.h5\n"
+           "when it exists (or --restore-file, with --reset-optimizer, --reset-lr-scheduler,\n"
+           "--reset-dataloader to start fine-tuning). See docs/training.md.\n");
+    return argc < 2 ? 2 : 0;
+  }
+  char err[EF_CONFIG_ERR_LEN], path[1024];
+  ef_model_config mcfg;
+  ef_train_options o;
+  ef_model_config_default(&mcfg);
+  ef_train_options_default(&o);
+  ef_config_table t[2] = {{ef_model_keys, ef_model_n_keys, &mcfg},
+                          {ef_train_keys, ef_train_n_keys, &o}};
+  if (ef_config_resolve(argv[1], path, sizeof path, err, sizeof err) ||
+      ef_config_load(t, 2, path, err, sizeof err) ||
+      ef_config_apply_args(t, 2, argc, argv, 2, err, sizeof err) ||
+      ef_train_options_check(&o, err, sizeof err)) {
+    fprintf(stderr, "error: %s\n", err);
+    return 1;
+  }
+  ef_train_result r;
+  if (ef_train_run(&mcfg, &o, &r, err, sizeof err)) {
+    fprintf(stderr, "error: %s\n", err);
+    return 1;
+  }
+  printf("done: %lld updates, %lld epochs; train loss %.3f -> %.3f; valid loss %.3f (ppl %.2f), "
+         "best %.3f (ppl %.2f)\n",
+         r.num_updates, r.epoch - 1 > 0 ? r.epoch - 1 : 0, r.first_train_loss, r.last_train_loss,
+         r.last_valid_loss, pow(2.0, r.last_valid_loss), r.best_valid_loss,
+         pow(2.0, r.best_valid_loss));
+  printf("checkpoints: %s/checkpoint_{last,best}.h5  log: %s/metrics.jsonl  plot: %s/curves.svg\n",
+         o.save_dir, o.save_dir, o.save_dir);
+  return r.interrupted ? 130 : 0;
+}
