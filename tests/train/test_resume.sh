@@ -48,17 +48,19 @@ threads = 2
 no_progress_bar = true
 INI
 
-# A: uninterrupted
+# A: uninterrupted (its duration scales the kill times, so slow builds such as ASan work too)
+t0=$(date +%s%N)
 "$bin" train "$work/tiny.ini" --save-dir "$work/a" > "$work/a.log"
+full_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 want=$("$digest" "$work/a/checkpoint_last.h5")
 
 # B: SIGTERM once (clean save), then SIGKILL at random moments until it finishes
 set +e
 "$bin" train "$work/tiny.ini" --save-dir "$work/b" > "$work/b0.log" 2>&1 &
 pid=$!
-sleep 0.8
+sleep "$(awk -v ms="$full_ms" 'BEGIN { printf "%.3f", ms / 4000 }')"
 kill -TERM $pid
-wait $pid
+wait $pid 2>/dev/null
 rc=$?
 set -e
 if [ $rc -ne 130 ] && [ $rc -ne 0 ]; then
@@ -67,11 +69,11 @@ fi
 [ $rc -eq 0 ] || grep -q "stopped by signal 15" "$work/b0.log" || { echo "FAIL: no clean stop"; exit 1; }
 RANDOM=7
 kills=0
-for attempt in $(seq 1 40); do
+for attempt in $(seq 1 80); do
   set +e
   "$bin" train "$work/tiny.ini" --save-dir "$work/b" > "$work/b$attempt.log" 2>&1 &
   pid=$!
-  delay=$(( (RANDOM % 900) + 100 ))
+  delay=$(( full_ms / 20 + RANDOM % (full_ms / 8 + 1) ))
   for ((ms = 0; ms < delay; ms += 20)); do
     kill -0 $pid 2>/dev/null || break
     sleep 0.02
@@ -80,7 +82,7 @@ for attempt in $(seq 1 40); do
     kill -KILL $pid
     kills=$((kills + 1))
   fi
-  wait $pid
+  wait $pid 2>/dev/null
   rc=$?
   set -e
   if grep -q "^done:" "$work/b$attempt.log"; then break; fi
