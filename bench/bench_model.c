@@ -5,16 +5,23 @@
  * ratio, and each side's share of the sgemm ceiling measured here (achieved GEMM-equivalent
  * GFLOP/s: 6 x multiply-adds of the dense products per step, over the step time).
  *
- * Usage: bench_model [--config PRESET] [--batch B] [--len T] [--reps N] [--no-peer] */
+ * With --step, a full training step: also gradient scaling, clip_grad_norm (1.0) and an Adam
+ * update (the peer adds clip_grad_norm_ and torch.optim.Adam). Peak RSS of each process is
+ * reported (getrusage; the peer's from its own process).
+ *
+ * Usage: bench_model [--config PRESET] [--batch B] [--len T] [--reps N] [--step] [--no-peer] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "autograd/blas.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 #include "model/edgeformer.h"
+#include "optim/adam.h"
+#include "optim/clip.h"
 
 static double now(void) {
   struct timespec ts;
@@ -45,13 +52,14 @@ static double sgemm_ceiling(int M, int N, int K) {
 
 int main(int argc, char **argv) {
   const char *preset = "edgelm";
-  int B = 128, T = 32, reps = 5, peer = 1;
+  int B = 128, T = 32, reps = 5, peer = 1, step = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--config") && i + 1 < argc) preset = argv[++i];
     else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--len") && i + 1 < argc) T = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-peer")) peer = 0;
+    else if (!strcmp(argv[i], "--step")) step = 1;
     else return fprintf(stderr, "usage: bench_model [--config P] [--batch B] [--len T] [--reps N] [--no-peer]\n"), 2;
   }
   char err[EF_CONFIG_ERR_LEN], path[1024];
@@ -63,6 +71,11 @@ int main(int argc, char **argv) {
       ef_config_load(&t, 1, path, err, sizeof err) || ef_model_new(&cfg, &m, err, sizeof err))
     return fprintf(stderr, "error: %s\n", err), 1;
   ef_model_init(m, 1);
+  ef_adam adam;
+  ef_adam_config ac = ef_adam_default_config();
+  ac.beta2 = 0.98;
+  if (step && ef_adam_init(&adam, m->params, &ac, err, sizeof err))
+    return fprintf(stderr, "error: %s\n", err), 1;
   /* batch: real-looking lengths (some padding), ids in the vocabulary */
   int32_t *src = malloc((size_t)B * T * 4), *prev = malloc((size_t)B * T * 4), *tgt = malloc((size_t)B * T * 4);
   uint64_t s = 88172645463325252ull;
@@ -92,6 +105,12 @@ int main(int argc, char **argv) {
     ef_model_out out;
     if (ef_model_forward(c, m, &bt, cfg.label_smoothing, &out) || ef_backward(c, out.loss))
       return fprintf(stderr, "error: %s\n", ef_ctx_error(c)), 1;
+    if (step) {
+      double norm;
+      ef_grad_scale(m->params, 1.0f / (float)(B * T));
+      ef_clip_grad_norm(m->params, 1.0, &norm);
+      if (ef_adam_step(&adam, 1e-4, err, sizeof err)) return fprintf(stderr, "error: %s\n", err), 1;
+    }
     if (r >= 0) times[r] = now() - t0;
   }
   qsort(times, (size_t)reps, sizeof *times, cmp);
@@ -102,32 +121,39 @@ int main(int argc, char **argv) {
   printf("model %s: batch %d x (%d source + %d target) tokens, threads %d, openblas %s\n", preset,
          B, T, T, ef_num_threads(), ef_blas_corename());
   printf("sgemm ceiling: %.1f GFLOP/s\n", ceil / 1e9);
-  printf("edgeformer: median %.1f ms/step  %.0f tokens/s  %.1f GFLOP/s (%.2f of ceiling)\n",
-         1e3 * med, tokens / med, flops / med / 1e9, flops / med / ceil);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double rss_mb = (double)ru.ru_maxrss / 1024.0;
+  printf("edgeformer: median %.1f ms/%s  %.0f tokens/s  %.1f GFLOP/s (%.2f of ceiling)  peak RSS %.0f MB\n",
+         1e3 * med, step ? "training step" : "forward+backward", tokens / med, flops / med / 1e9,
+         flops / med / ceil, rss_mb);
   if (peer) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "/usr/bin/python3 %s/bench/model_peer.py --config %s --batch %d --len %d --threads %d "
-             "--reps %d 2>&1",
-             EF_SOURCE_DIR, path, B, T, ef_num_threads(), reps);
+             "/usr/bin/python3 %s/bench/model_peer.py --config %s --tokens %d --src-len %d "
+             "--tgt-len %d --threads %d --runs %d%s 2>&1",
+             EF_SOURCE_DIR, path, B * T, T, T, ef_num_threads(), reps, step ? " --step" : "");
     FILE *p = popen(cmd, "r");
     char line[1024];
-    double peer_tps = 0.0, peer_ms = 0.0;
+    double peer_tps = 0.0, peer_ms = 0.0, peer_rss = 0.0;
     while (p && fgets(line, sizeof line, p)) {
       char *q = strstr(line, "tokens_per_s=");
       if (!strncmp(line, "peer ", 5) && q) {
         peer_tps = atof(q + 13);
-        char *ms = strstr(line, "median_ms=");
+        char *ms = strstr(line, "median_ms="), *rs = strstr(line, "peak_rss_mb=");
         if (ms) peer_ms = atof(ms + 10);
+        if (rs) peer_rss = atof(rs + 12);
       } else {
         fputs(line, stdout);
       }
     }
     if (p) pclose(p);
     if (peer_tps > 0) {
-      printf("pytorch:    median %.1f ms/step  %.0f tokens/s  %.1f GFLOP/s (%.2f of ceiling)\n",
-             peer_ms, peer_tps, flops / (peer_ms / 1e3) / 1e9, flops / (peer_ms / 1e3) / ceil);
-      printf("ratio edgeformer/pytorch tokens/s: %.2f\n", (tokens / med) / peer_tps);
+      printf("pytorch:    median %.1f ms  %.0f tokens/s  %.1f GFLOP/s (%.2f of ceiling)  peak RSS %.0f MB\n",
+             peer_ms, peer_tps, flops / (peer_ms / 1e3) / 1e9, flops / (peer_ms / 1e3) / ceil,
+             peer_rss);
+      printf("ratio edgeformer/pytorch tokens/s: %.2f   peak RSS ratio: %.2f\n",
+             (tokens / med) / peer_tps, rss_mb / peer_rss);
     } else {
       printf("pytorch peer unavailable (needs python3-torch and bench/model_peer.py)\n");
     }

@@ -76,7 +76,7 @@ static int run_batch(trainer *t, const ef_batch *b, int train, uint64_t rng_step
   return 0;
 }
 
-static double validate(trainer *t, char *err, size_t errlen, int *failed) {
+static double validate(trainer *t, int64_t epoch, char *err, size_t errlen, int *failed) {
   double loss = 0, nll = 0, t0 = now();
   int64_t ntok = 0, nsent = 0, nb = 0;
   ef_batch b;
@@ -88,7 +88,7 @@ static double validate(trainer *t, char *err, size_t errlen, int *failed) {
   ef_log_stats s = {.loss = loss / (double)ntok / M_LN2, .nll_loss = nll / (double)ntok / M_LN2,
                     .wps = (double)ntok / (now() - t0), .wpb = (double)ntok / (double)nb,
                     .bsz = (double)nsent / (double)nb, .num_updates = t->st.num_updates,
-                    .epoch = t->st.epoch, .wall = now() - t->t_start};
+                    .epoch = epoch, .wall = now() - t->t_start};
   double best = t->st.best_metric;
   if (isnan(best) || s.loss < best) best = s.loss;
   ef_log_valid(t->log, "valid", &s, best);
@@ -110,10 +110,10 @@ static int save(trainer *t, int best, int interval, char *err, size_t errlen) {
 }
 
 /* Validate, update best/patience, save. Returns 1 when patience says stop, -1 on error. */
-static int validate_and_save(trainer *t, ef_train_result *res, int interval, char *err,
-                             size_t errlen) {
+static int validate_and_save(trainer *t, ef_train_result *res, int64_t epoch, int interval,
+                             char *err, size_t errlen) {
   int failed = 0;
-  double v = validate(t, err, errlen, &failed);
+  double v = validate(t, epoch, err, errlen, &failed);
   if (failed) return -1;
   res->last_valid_loss = v;
   int best = isnan(t->st.best_metric) || v < t->st.best_metric;
@@ -191,11 +191,26 @@ static void trainer_free(trainer *t) {
   ef_model_free(t->model);
 }
 
+/* mkdir -p */
+static int make_dirs(const char *path, char *err, size_t errlen) {
+  char buf[EF_PATH_MAX];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || !*p) {
+      char c = *p;
+      *p = 0;
+      if (mkdir(buf, 0777) && errno != EEXIST)
+        return snprintf(err, errlen, "%s: cannot create (%s)", buf, strerror(errno)), -1;
+      *p = c;
+      if (!c) return 0;
+    }
+  }
+}
+
 static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
   const ef_train_options *o = t->o;
   if (o->threads > 0) ef_set_num_threads(o->threads);
-  if (mkdir(o->save_dir, 0777) && errno != EEXIST)
-    return snprintf(err, errlen, "%s: cannot create (%s)", o->save_dir, strerror(errno)), -1;
+  if (make_dirs(o->save_dir, err, errlen)) return -1;
   if (load_data(t, err, errlen)) return -1;
   mcfg->vocab_size = ef_dict_size(t->dict);
   if (ef_model_new(mcfg, &t->model, err, errlen)) return -1;
@@ -342,7 +357,7 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
                     t.st.num_updates % o->validate_interval_updates == 0;
       int save_now = o->save_interval_updates && t.st.num_updates % o->save_interval_updates == 0;
       if (!epoch_done && (val_now || save_now || at_max)) {
-        int r = validate_and_save(&t, res, save_now, err, errlen);
+        int r = validate_and_save(&t, res, t.st.epoch, save_now, err, errlen);
         if (r < 0) goto done;
         if (r > 0) {
           printf("early stop: no improvement in %d validations\n", o->patience);
@@ -354,7 +369,7 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
       int last_epoch = o->max_epoch && t.st.epoch >= o->max_epoch;
       t.st.epoch++;
       ef_batch_iter_set_epoch(t.train_it, t.st.epoch);
-      int r = validate_and_save(&t, res, 0, err, errlen);
+      int r = validate_and_save(&t, res, t.st.epoch - 1, 0, err, errlen); /* the epoch that ended */
       if (r < 0) goto done;
       if (r > 0) {
         printf("early stop: no improvement in %d validations\n", o->patience);
