@@ -76,7 +76,8 @@ static int run_batch(trainer *t, const ef_batch *b, int train, uint64_t rng_step
   return 0;
 }
 
-static double validate(trainer *t, int64_t epoch, char *err, size_t errlen, int *failed) {
+static double validate(trainer *t, int64_t epoch, double *nll_out, char *err, size_t errlen,
+                       int *failed) {
   double loss = 0, nll = 0, t0 = now();
   int64_t ntok = 0, nsent = 0, nb = 0;
   ef_batch b;
@@ -92,6 +93,7 @@ static double validate(trainer *t, int64_t epoch, char *err, size_t errlen, int 
   double best = t->st.best_metric;
   if (isnan(best) || s.loss < best) best = s.loss;
   ef_log_valid(t->log, "valid", &s, best);
+  *nll_out = s.nll_loss;
   return s.loss;
 }
 
@@ -113,7 +115,7 @@ static int save(trainer *t, int best, int interval, char *err, size_t errlen) {
 static int validate_and_save(trainer *t, ef_train_result *res, int64_t epoch, int interval,
                              char *err, size_t errlen) {
   int failed = 0;
-  double v = validate(t, epoch, err, errlen, &failed);
+  double v = validate(t, epoch, &res->last_valid_nll, err, errlen, &failed);
   if (failed) return -1;
   res->last_valid_loss = v;
   int best = isnan(t->st.best_metric) || v < t->st.best_metric;
@@ -273,7 +275,7 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
   trainer t;
   memset(&t, 0, sizeof t);
   memset(res, 0, sizeof *res);
-  res->best_valid_loss = res->last_valid_loss = NAN;
+  res->best_valid_loss = res->last_valid_loss = res->last_valid_nll = NAN;
   res->first_train_loss = NAN;
   t.o = o;
   t.t_start = now();
