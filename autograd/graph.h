@@ -29,8 +29,11 @@ struct ef_node {
   int64_t i[6];                   /* integer hyper-parameters */
 };
 
+typedef struct ef_grad_pool ef_grad_pool;
+
 struct ef_ctx {
   ef_arena *arena;
+  ef_grad_pool *pool; /* activation gradients of the reverse pass (backward.c) */
   ef_node *nodes;
   int n_nodes, max_nodes;
   int training, grad_enabled;
@@ -38,6 +41,13 @@ struct ef_ctx {
   char err[EF_ERR_LEN];
 };
 
+/* The gradient pool: zeroed buffers of at least n floats, reused across steps. */
+ef_grad_pool *ef_grad_pool_new(void);
+void ef_grad_pool_free(ef_grad_pool *p);
+/* Every buffer is free again (a new step: no tensor of the last one is alive). */
+void ef_grad_pool_reset(ef_grad_pool *p);
+/* Give t (requires_grad, no grad yet) a zeroed pooled gradient. 0, or -1 out of memory. */
+int ef_grad_acquire(ef_ctx *ctx, ef_tensor *t);
 /* Arena allocation that sets the context error on failure. */
 void *ef_ctx_alloc(ef_ctx *ctx, size_t bytes);
 /* True when any of the n inputs carries a gradient and recording is on. */

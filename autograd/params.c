@@ -200,6 +200,7 @@ int ef_params_finalize(ef_params *p, char *err, size_t errlen) {
   for (int i = 0; i < p->n; i++) {
     p->params[i].t.data = p->data + p->params[i].offset;
     p->params[i].t.grad = p->grad + p->params[i].offset;
+    p->params[i].t.requires_grad = 1;
   }
   p->finalized = 1;
   return 0;

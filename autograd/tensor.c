@@ -13,8 +13,9 @@ ef_ctx *ef_ctx_new(size_t arena_bytes, int max_nodes) {
   ef_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return NULL;
   ctx->arena = ef_arena_new(arena_bytes);
+  ctx->pool = ef_grad_pool_new();
   ctx->nodes = calloc((size_t)(max_nodes > 0 ? max_nodes : 1), sizeof *ctx->nodes);
-  if (!ctx->arena || !ctx->nodes) {
+  if (!ctx->arena || !ctx->nodes || !ctx->pool) {
     ef_ctx_free(ctx);
     return NULL;
   }
@@ -26,12 +27,14 @@ ef_ctx *ef_ctx_new(size_t arena_bytes, int max_nodes) {
 void ef_ctx_free(ef_ctx *ctx) {
   if (!ctx) return;
   ef_arena_free(ctx->arena);
+  ef_grad_pool_free(ctx->pool);
   free(ctx->nodes);
   free(ctx);
 }
 
 void ef_ctx_reset(ef_ctx *ctx) {
   ef_arena_reset(ctx->arena);
+  ef_grad_pool_reset(ctx->pool);
   ctx->n_nodes = 0;
   ctx->rng_calls = 0;
   ctx->err[0] = 0;
@@ -68,13 +71,13 @@ void *ef_ctx_alloc(ef_ctx *ctx, size_t bytes) {
 int ef_needs_grad(const ef_ctx *ctx, ef_tensor *const *in, int n) {
   if (!ctx->grad_enabled) return 0;
   for (int k = 0; k < n; k++)
-    if (in[k] && in[k]->grad) return 1;
+    if (in[k] && in[k]->requires_grad) return 1;
   return 0;
 }
 
 ef_node *ef_record(ef_ctx *ctx, const char *op, ef_backward_fn bw, ef_tensor *out,
                    ef_tensor *const *in, int n) {
-  if (!out->grad) return NULL;
+  if (!out->requires_grad) return NULL;
   if (ctx->n_nodes == ctx->max_nodes)
     return ef_ctx_fail(ctx, "%s: the tape is full (%d nodes); create the context with more",
                        op, ctx->max_nodes);
@@ -126,11 +129,7 @@ ef_tensor *ef_tensor_new(ef_ctx *ctx, ef_dtype dt, int ndim, const int64_t *shap
     t->data = p;
   else
     t->idata = p;
-  if (requires_grad && dt == EF_F32 && ctx->grad_enabled) {
-    t->grad = ef_ctx_alloc(ctx, bytes);
-    if (!t->grad) return NULL;
-    memset(t->grad, 0, bytes);
-  }
+  if (requires_grad && dt == EF_F32 && ctx->grad_enabled) t->requires_grad = 1; /* grad: lazily */
   return t;
 }
 
@@ -141,14 +140,25 @@ ef_tensor *ef_tensor_wrap(ef_ctx *ctx, ef_dtype dt, int ndim, const int64_t *sha
   if (dt == EF_F32) {
     t->data = data;
     t->grad = grad;
+    t->requires_grad = grad != NULL;
   } else {
     t->idata = data;
   }
   return t;
 }
 
+/* A view shares its base's gradient, so the base needs a real (arena, never pooled) one now. */
+static int pin_grad(ef_ctx *ctx, ef_tensor *t) {
+  if (!t->requires_grad || t->grad) return 1;
+  size_t bytes = (size_t)t->numel * sizeof(float);
+  t->grad = ef_ctx_alloc(ctx, bytes);
+  if (!t->grad) return 0;
+  memset(t->grad, 0, bytes);
+  return 1;
+}
+
 ef_tensor *ef_view_reshape(ef_ctx *ctx, ef_tensor *t, int ndim, const int64_t *shape) {
-  if (!t) return NULL;
+  if (!t || !pin_grad(ctx, t)) return NULL;
   ef_tensor *v = header(ctx, t->dtype, ndim, shape);
   if (!v) return NULL;
   if (v->numel != t->numel) {
@@ -160,11 +170,12 @@ ef_tensor *ef_view_reshape(ef_ctx *ctx, ef_tensor *t, int ndim, const int64_t *s
   v->data = t->data;
   v->idata = t->idata;
   v->grad = t->grad;
+  v->requires_grad = t->requires_grad;
   return v;
 }
 
 ef_tensor *ef_view_rows(ef_ctx *ctx, ef_tensor *t, int64_t start, int64_t count) {
-  if (!t) return NULL;
+  if (!t || !pin_grad(ctx, t)) return NULL;
   if (start < 0 || count < 0 || start + count > t->shape[0]) {
     char a[64];
     return ef_ctx_fail(ctx, "view_rows: rows [%lld, %lld) outside %s", (long long)start,
@@ -179,6 +190,7 @@ ef_tensor *ef_view_rows(ef_ctx *ctx, ef_tensor *t, int64_t start, int64_t count)
   v->data = t->data ? t->data + start * stride : NULL;
   v->idata = t->idata ? t->idata + start * stride : NULL;
   v->grad = t->grad ? t->grad + start * stride : NULL;
+  v->requires_grad = t->requires_grad;
   return v;
 }
 

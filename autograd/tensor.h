@@ -2,9 +2,12 @@
  *
  * A tensor is a contiguous float32 (or int32 token id) array of up to EF_MAX_DIMS dims. Its
  * `data` and `grad` point into memory somebody else owns: the step arena (activations), the
- * parameter store (parameters) or the caller (wrapped inputs). A tensor whose `grad` is
- * non-NULL takes part in backprop; every backward kernel ADDS into its inputs' `grad`, so a
- * tensor used several times (shared layers, tied embeddings) receives the sum of its uses.
+ * parameter store (parameters), the caller (wrapped inputs) or the gradient pool. A tensor
+ * with `requires_grad` takes part in backprop; every backward kernel ADDS into its inputs'
+ * `grad`, so a tensor used several times (shared layers, tied embeddings) receives the sum of
+ * its uses. Activation gradients are allocated by the reverse pass when first needed and given
+ * back as soon as the op that produced the activation has run its backward (backward.c), so
+ * only the gradients still in flight occupy memory, not one per activation.
  *
  * Views (ef_view_reshape, ef_view_rows) share data and grad with their base, so gradients
  * written through a view land in the base with no extra node.
@@ -31,7 +34,10 @@ typedef struct ef_tensor {
   int64_t numel;
   float *data;    /* EF_F32: the values */
   int32_t *idata; /* EF_I32: the values (token ids); never has a gradient */
-  float *grad;    /* same numel as data, or NULL: no gradient flows here */
+  float *grad;    /* same numel as data; NULL when no gradient flows here, or (activations)
+                     until the reverse pass first needs it */
+  uint8_t requires_grad; /* a gradient flows to this tensor */
+  uint8_t grad_pooled;   /* grad came from the step's gradient pool (backward.c) */
 } ef_tensor;
 
 typedef struct ef_ctx ef_ctx;
