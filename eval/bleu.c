@@ -100,20 +100,8 @@ int ef_bleu_segment(ef_bleu *b, const char *hyp, size_t hyp_len, const char *con
                     const size_t *ref_lens, int nrefs, ef_bleu_stats *out, char *err,
                     size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (nrefs < 1 || nrefs > EF_BLEU_MAX_REFS) {
-    snprintf(err, errlen, "%d references (1 to %d are supported)", nrefs, EF_BLEU_MAX_REFS);
+  if (ef_segment_check(hyp, hyp_len, refs, ref_lens, nrefs, EF_BLEU_MAX_REFS, err, errlen))
     return -1;
-  }
-  size_t bad;
-  if (ef_utf8_check(hyp, hyp_len, &bad)) {
-    snprintf(err, errlen, "hypothesis is not valid UTF-8 at byte %zu", bad + 1);
-    return -1;
-  }
-  for (int r = 0; r < nrefs; r++)
-    if (ef_utf8_check(refs[r], ref_lens[r], &bad)) {
-      snprintf(err, errlen, "reference %d is not valid UTF-8 at byte %zu", r + 1, bad + 1);
-      return -1;
-    }
   b->hyp_ids.len = 0;
   b->ref_ids.len = 0;
   if (ef_u32s_reserve(&b->hyp_ids, 1) || ef_u32s_reserve(&b->ref_ids, 1)) goto oom;

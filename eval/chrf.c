@@ -92,20 +92,8 @@ int ef_chrf_segment(ef_chrf *c, const char *hyp, size_t hyp_len, const char *con
                     const size_t *ref_lens, int nrefs, ef_chrf_stats *out, char *err,
                     size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (nrefs < 1 || nrefs > EF_CHRF_MAX_REFS) {
-    snprintf(err, errlen, "%d references (1 to %d are supported)", nrefs, EF_CHRF_MAX_REFS);
+  if (ef_segment_check(hyp, hyp_len, refs, ref_lens, nrefs, EF_CHRF_MAX_REFS, err, errlen))
     return -1;
-  }
-  size_t bad;
-  if (ef_utf8_check(hyp, hyp_len, &bad)) {
-    snprintf(err, errlen, "hypothesis is not valid UTF-8 at byte %zu", bad + 1);
-    return -1;
-  }
-  for (int r = 0; r < nrefs; r++)
-    if (ef_utf8_check(refs[r], ref_lens[r], &bad)) {
-      snprintf(err, errlen, "reference %d is not valid UTF-8 at byte %zu", r + 1, bad + 1);
-      return -1;
-    }
   if (prepare(c, hyp, hyp_len, &c->hyp)) goto oom;
   size_t need = c->hyp.len + 1;
   for (int n = 0; n < EF_CHRF_CHAR_ORDER; n++) {

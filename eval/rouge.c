@@ -241,20 +241,9 @@ int ef_rouge_score_pair(ef_rouge *r, const char *pred, size_t pred_len, const ch
                         const size_t *target_lens, int nrefs, ef_rouge_score *out, char *err,
                         size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (nrefs < 1 || nrefs > EF_ROUGE_MAX_REFS) {
-    snprintf(err, errlen, "%d references (1 to %d are supported)", nrefs, EF_ROUGE_MAX_REFS);
+  if (ef_segment_check(pred, pred_len, targets, target_lens, nrefs, EF_ROUGE_MAX_REFS, err, errlen))
     return -1;
-  }
-  size_t bad;
-  if (ef_utf8_check(pred, pred_len, &bad)) {
-    snprintf(err, errlen, "hypothesis is not valid UTF-8 at byte %zu", bad + 1);
-    return -1;
-  }
   for (int k = 0; k < nrefs; k++) {
-    if (ef_utf8_check(targets[k], target_lens[k], &bad)) {
-      snprintf(err, errlen, "reference %d is not valid UTF-8 at byte %zu", k + 1, bad + 1);
-      return -1;
-    }
     ef_rouge_score s;
     memset(&s, 0, sizeof s);
     if (score_one(r, pred, pred_len, targets[k], target_lens[k], &s)) {

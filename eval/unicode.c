@@ -2,6 +2,8 @@
  * unicode.h). It must never read past the given length nor assume NUL termination. */
 #include "eval/unicode.h"
 
+#include <stdio.h>
+
 #include <string.h>
 
 #include "eval/unicode_tables.h"
@@ -229,3 +231,17 @@ size_t ef_py_rstrip_len(const char *s, size_t len) {
 }
 
 const char *ef_unicode_version(void) { return EF_UNICODE_VERSION; }
+
+int ef_segment_check(const char *hyp, size_t hyp_len, const char *const *refs,
+                     const size_t *ref_lens, int nrefs, int max_refs, char *err, size_t errlen) {
+  size_t bad;
+  if (nrefs < 1 || nrefs > max_refs)
+    return snprintf(err, errlen, "%d references (1 to %d are supported)", nrefs, max_refs), -1;
+  if (ef_utf8_check(hyp, hyp_len, &bad))
+    return snprintf(err, errlen, "hypothesis is not valid UTF-8 at byte %zu", bad + 1), -1;
+  for (int r = 0; r < nrefs; r++)
+    if (ef_utf8_check(refs[r], ref_lens[r], &bad))
+      return snprintf(err, errlen, "reference %d is not valid UTF-8 at byte %zu", r + 1, bad + 1),
+             -1;
+  return 0;
+}

@@ -18,6 +18,10 @@ int ef_utf8_decode(const char *s, size_t len, uint32_t *cp);
 int ef_utf8_encode(uint32_t cp, char *out);
 /* 0 if s[0..len) is valid UTF-8; else -1 with the byte offset of the first bad sequence. */
 int ef_utf8_check(const char *s, size_t len, size_t *bad_offset);
+/* The inputs of one metric segment: 1..max_refs references, hypothesis and every reference
+ * valid UTF-8. 0, or -1 with "hypothesis is not valid UTF-8 at byte N" (1-based) etc. */
+int ef_segment_check(const char *hyp, size_t hyp_len, const char *const *refs,
+                     const size_t *ref_lens, int nrefs, int max_refs, char *err, size_t errlen);
 
 /* Python's str.isspace() for one code point. */
 int ef_py_isspace(uint32_t cp);
