@@ -1,0 +1,61 @@
+/* runtime/kernels.h: the runtime's compute kernels (fp32 and int8 linear layers) with run-time
+ * CPU dispatch: AVX-512 (+VNNI), AVX2, NEON (aarch64) and portable C. Depends on libc and libm.
+ *
+ * A linear layer is y[M,N] = x[M,K] · Wᵀ + b with W an rt_mat [N,K] (runtime/model.h), fp32 or
+ * int8 with one symmetric scale per output row. For int8 weights the activations are quantised
+ * per row at run time (symmetric, scale = max|x_row| / 127) into the scratch buffers of an
+ * rt_kernels context, so the call itself never allocates.
+ *
+ * Memory: rt_kernels_new allocates a context; scratch grows on demand (rt_kernels_reserve) and is
+ * reused across calls; rt_kernels_free releases it. A context is not thread-safe; use one per
+ * thread (or per decoder).
+ */
+#ifndef EF_RUNTIME_KERNELS_H
+#define EF_RUNTIME_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  RT_ISA_PORTABLE = 0,
+  RT_ISA_AVX2 = 1,
+  RT_ISA_AVX512 = 2,      /* AVX-512F/BW/VL, no VNNI */
+  RT_ISA_AVX512_VNNI = 3, /* + AVX512_VNNI */
+  RT_ISA_NEON = 4,        /* aarch64 (NEON with SDOT when available) */
+} rt_isa;
+
+typedef struct rt_kernels rt_kernels;
+
+/* The best ISA this CPU supports, capped by the environment variable EF_RUNTIME_ISA
+ * (portable|avx2|avx512|avx512vnni|neon) when set (tests use it to run every path). */
+rt_isa rt_isa_detect(void);
+const char *rt_isa_name(rt_isa isa);
+
+/* A context using `isa` (RT_ISA_PORTABLE always works; an ISA the CPU lacks falls back to the
+ * best supported one below it). NULL when out of memory. */
+rt_kernels *rt_kernels_new(rt_isa isa);
+void rt_kernels_free(rt_kernels *k);
+rt_isa rt_kernels_isa(const rt_kernels *k);
+/* Make room so that calls with up to max_rows rows of up to max_cols inputs never allocate.
+ * 0, or -1 when out of memory. Calls with larger inputs grow the scratch themselves. */
+int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);
+
+/* y[M,N] = x[M,K]·Wᵀ (+ b[N] when b != NULL), W->cols == K, W->rows == N; y must not alias x.
+ * Returns 0, or -1 when out of memory (only possible when the scratch must grow). */
+int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float *b, float *y);
+
+/* Quantise a float matrix [rows, cols] row by row: scale[r] = max|w[r,:]| / 127 (1 when the
+ * row is all zeros... see kernels.c), q = round-to-nearest-even(w / scale) clamped to
+ * [-127, 127], rowsum[r] = Σ q[r,:]. Used by the exporter and by tests. */
+void rt_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale, int32_t *rowsum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
