@@ -50,9 +50,20 @@ int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);
  * Returns 0, or -1 when out of memory (only possible when the scratch must grow). */
 int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float *b, float *y);
 
+/* Use n threads for rt_linear (1 = the calling thread only; n - 1 persistent workers that
+ * spin briefly after each call, then sleep). Output columns are split between threads at
+ * multiples of 16, and every output element is computed by the same instructions whatever the
+ * split, so results are bit-identical for any n. rt_kernels_free joins the workers.
+ * 0, or -1 when n < 1 or a thread cannot be created (the context then runs on 1 thread). */
+int rt_kernels_set_threads(rt_kernels *k, int n);
+int rt_kernels_threads(const rt_kernels *k);
+/* How many times the scratch has been reallocated (tests check that steady state is 0). */
+size_t rt_kernels_scratch_grows(const rt_kernels *k);
+
 /* Quantise a float matrix [rows, cols] row by row: scale[r] = max|w[r,:]| / 127 (1 when the
- * row is all zeros... see kernels.c), q = round-to-nearest-even(w / scale) clamped to
- * [-127, 127], rowsum[r] = Σ q[r,:]. Used by the exporter and by tests. */
+ * row is all zeros), q = round-to-nearest-even(w / scale) clamped to [-127, 127] (NaN -> 0),
+ * rowsum[r] = Σ q[r,:] (rowsum may be NULL). So |w - scale·q| <= scale / 2 for finite w.
+ * Used by the exporter, by tests, and (row by row) for activations inside rt_linear. */
 void rt_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale, int32_t *rowsum);
 
 #ifdef __cplusplus

@@ -1,0 +1,392 @@
+/* runtime/kernels.c: the linear layers' dispatch (which ISA path runs), the context (scratch for
+ * quantised activations, a small persistent thread pool), the portable C paths and the
+ * quantiser. The vector paths live in kernels_x86.c and kernels_neon.c.
+ *
+ * Must never depend on anything but libc, libm and pthreads, and must never allocate in
+ * rt_linear once the scratch is large enough. docs/kernels.md describes the design.
+ */
+#include "runtime/kernels.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/kernels_internal.h"
+
+#define RT_MAX_THREADS 64
+#define RT_SPLIT_ALIGN 16              /* thread column ranges start at multiples of this */
+#define RT_MIN_PARALLEL_MACS (1 << 16) /* smaller products run on the calling thread alone */
+#define RT_SPIN_NS 50000               /* workers spin this long for the next job, then sleep */
+
+/* ---- thread pool ---- */
+
+typedef struct rt_job {
+  const float *x;
+  int M, K, N;
+  const rt_mat *W;
+  const float *b;
+  float *y;
+  int parts;
+} rt_job;
+
+struct rt_kernels {
+  rt_isa isa;
+  rt_f32_fn f32;
+  rt_i8_fn i8;
+  /* scratch: quantised activations [rows, ld] and their scales */
+  int8_t *xq;
+  float *xs;
+  size_t xq_cap, xs_cap; /* bytes of xq, floats of xs */
+  size_t ld;             /* row stride of xq for the current call */
+  size_t grows;          /* scratch reallocations so far (tests pin steady state) */
+  /* pool: nthreads - 1 workers; the calling thread does part 0 */
+  int nthreads;
+  pthread_t *threads;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_uint gen;  /* bumped once per job */
+  atomic_int done;  /* workers finished with the current job */
+  atomic_int stop;
+  rt_job job;
+};
+
+typedef struct {
+  rt_kernels *k;
+  int part;
+  unsigned gen0; /* k->gen when the worker was created */
+} rt_worker_arg;
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Columns [n0, n1) of part p of `parts`: ranges start at multiples of RT_SPLIT_ALIGN. Every
+ * output element is computed by the same instructions whatever the split, so results do not
+ * depend on the thread count. */
+static void job_range(const rt_job *j, int p, int *n0, int *n1) {
+  int per = (j->N + j->parts - 1) / j->parts;
+  per = (per + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN * RT_SPLIT_ALIGN;
+  int a = p * per, e = a + per;
+  *n0 = a < j->N ? a : j->N;
+  *n1 = e < j->N ? e : j->N;
+}
+
+static void job_run(rt_kernels *k, int p) {
+  const rt_job *j = &k->job;
+  int n0, n1;
+  job_range(j, p, &n0, &n1);
+  if (n0 >= n1) return;
+  if (j->W->dtype == RT_F32)
+    k->f32(j->x, j->M, j->K, j->W->f, j->b, j->y, j->N, n0, n1);
+  else
+    k->i8(k->xq, k->ld, k->xs, j->M, j->K, j->W->q, j->W->scale, j->W->rowsum, j->b, j->y, j->N,
+          n0, n1);
+}
+
+static void *worker_main(void *arg) {
+  rt_worker_arg a = *(rt_worker_arg *)arg;
+  free(arg);
+  rt_kernels *k = a.k;
+  unsigned seen = a.gen0;
+  for (;;) {
+    /* spin a little (decoder calls come back to back), then sleep on the condvar */
+    double t0 = now_ns();
+    int spins = 0;
+    while (atomic_load_explicit(&k->gen, memory_order_acquire) == seen &&
+           !atomic_load_explicit(&k->stop, memory_order_acquire)) {
+      cpu_relax();
+      if (++spins % 64 == 0 && now_ns() - t0 > RT_SPIN_NS) {
+        pthread_mutex_lock(&k->mu);
+        while (atomic_load_explicit(&k->gen, memory_order_acquire) == seen &&
+               !atomic_load_explicit(&k->stop, memory_order_acquire))
+          pthread_cond_wait(&k->cv, &k->mu);
+        pthread_mutex_unlock(&k->mu);
+        break;
+      }
+    }
+    if (atomic_load_explicit(&k->stop, memory_order_acquire)) return NULL;
+    seen = atomic_load_explicit(&k->gen, memory_order_acquire);
+    if (a.part < k->job.parts) job_run(k, a.part);
+    atomic_fetch_add_explicit(&k->done, 1, memory_order_acq_rel);
+  }
+}
+
+static void pool_stop(rt_kernels *k) {
+  if (!k->threads) return;
+  pthread_mutex_lock(&k->mu);
+  atomic_store_explicit(&k->stop, 1, memory_order_release);
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->mu);
+  for (int t = 0; t < k->nthreads - 1; t++) pthread_join(k->threads[t], NULL);
+  free(k->threads);
+  k->threads = NULL;
+  k->nthreads = 1;
+  atomic_store(&k->stop, 0);
+}
+
+/* Run k->job on the calling thread and the workers; returns when every part is done. */
+static void pool_run(rt_kernels *k) {
+  if (k->job.parts <= 1 || k->nthreads <= 1) {
+    k->job.parts = 1;
+    job_run(k, 0);
+    return;
+  }
+  atomic_store_explicit(&k->done, 0, memory_order_relaxed);
+  pthread_mutex_lock(&k->mu);
+  atomic_fetch_add_explicit(&k->gen, 1, memory_order_acq_rel);
+  pthread_cond_broadcast(&k->cv);
+  pthread_mutex_unlock(&k->mu);
+  job_run(k, 0);
+  int workers = k->nthreads - 1, spins = 0;
+  while (atomic_load_explicit(&k->done, memory_order_acquire) < workers) {
+    cpu_relax();
+    if (++spins > 4096) sched_yield();
+  }
+}
+
+int rt_kernels_set_threads(rt_kernels *k, int n) {
+  if (!k || n < 1) return -1;
+  if (n > RT_MAX_THREADS) n = RT_MAX_THREADS;
+  if (n == k->nthreads) return 0;
+  pool_stop(k);
+  if (n == 1) return 0;
+  k->threads = calloc((size_t)n - 1, sizeof *k->threads);
+  if (!k->threads) return -1;
+  atomic_store(&k->gen, 0);
+  for (int t = 0; t < n - 1; t++) {
+    rt_worker_arg *a = malloc(sizeof *a);
+    if (a) *a = (rt_worker_arg){k, t + 1, 0};
+    if (!a || pthread_create(&k->threads[t], NULL, worker_main, a) != 0) {
+      free(a);
+      k->nthreads = t + 1; /* join the ones started */
+      pool_stop(k);
+      return -1;
+    }
+  }
+  k->nthreads = n;
+  return 0;
+}
+
+int rt_kernels_threads(const rt_kernels *k) { return k ? k->nthreads : 0; }
+
+/* ---- ISA detection and the context ---- */
+
+static int isa_supported(rt_isa isa) {
+  if (isa == RT_ISA_PORTABLE) return 1;
+#ifdef RT_HAVE_X86
+  if (isa == RT_ISA_AVX2 || isa == RT_ISA_AVX512 || isa == RT_ISA_AVX512_VNNI)
+    return rt_x86_supports((int)isa);
+#endif
+#ifdef RT_HAVE_NEON
+  if (isa == RT_ISA_NEON) return 1;
+#endif
+  return 0;
+}
+
+/* isa, or the best supported ISA below it */
+static rt_isa isa_clamp(rt_isa isa) {
+  if ((int)isa < 0 || (int)isa > (int)RT_ISA_NEON) isa = RT_ISA_NEON;
+  while (isa != RT_ISA_PORTABLE && !isa_supported(isa)) isa = (rt_isa)((int)isa - 1);
+  return isa;
+}
+
+const char *rt_isa_name(rt_isa isa) {
+  switch (isa) {
+  case RT_ISA_PORTABLE: return "portable";
+  case RT_ISA_AVX2: return "avx2";
+  case RT_ISA_AVX512: return "avx512";
+  case RT_ISA_AVX512_VNNI: return "avx512vnni";
+  case RT_ISA_NEON: return "neon";
+  }
+  return "unknown";
+}
+
+rt_isa rt_isa_detect(void) {
+  rt_isa best = isa_clamp(RT_ISA_NEON);
+  const char *env = getenv("EF_RUNTIME_ISA");
+  if (env && *env) {
+    for (int i = RT_ISA_PORTABLE; i <= RT_ISA_NEON; i++)
+      if (!strcmp(env, rt_isa_name((rt_isa)i))) return isa_clamp((rt_isa)i);
+  }
+  return best;
+}
+
+rt_kernels *rt_kernels_new(rt_isa isa) {
+  rt_kernels *k = calloc(1, sizeof *k);
+  if (!k) return NULL;
+  k->isa = isa_clamp(isa);
+  k->f32 = rt_f32_portable;
+  k->i8 = rt_i8_portable;
+  switch (k->isa) {
+#ifdef RT_HAVE_X86
+  case RT_ISA_AVX2: k->f32 = rt_f32_avx2, k->i8 = rt_i8_avx2; break;
+  case RT_ISA_AVX512: k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512; break;
+  case RT_ISA_AVX512_VNNI: k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512vnni; break;
+#endif
+#ifdef RT_HAVE_NEON
+  case RT_ISA_NEON: k->f32 = rt_f32_neon, k->i8 = rt_i8_neon; break;
+#endif
+  default: break;
+  }
+  k->nthreads = 1;
+  pthread_mutex_init(&k->mu, NULL);
+  pthread_cond_init(&k->cv, NULL);
+  atomic_init(&k->gen, 0);
+  atomic_init(&k->done, 0);
+  atomic_init(&k->stop, 0);
+  return k;
+}
+
+void rt_kernels_free(rt_kernels *k) {
+  if (!k) return;
+  pool_stop(k);
+  pthread_mutex_destroy(&k->mu);
+  pthread_cond_destroy(&k->cv);
+  free(k->xq);
+  free(k->xs);
+  free(k);
+}
+
+rt_isa rt_kernels_isa(const rt_kernels *k) { return k->isa; }
+
+size_t rt_kernels_scratch_grows(const rt_kernels *k) { return k->grows; }
+
+static size_t padded_cols(int cols) {
+  return ((size_t)(cols > 0 ? cols : 1) + RT_KPAD - 1) / RT_KPAD * RT_KPAD;
+}
+
+int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols) {
+  if (max_rows < 1) max_rows = 1;
+  size_t need_q = (size_t)max_rows * padded_cols(max_cols), need_s = (size_t)max_rows;
+  if (need_q > k->xq_cap) {
+    /* 64-byte aligned so that each padded row starts on a cache line */
+    void *p = NULL;
+    if (posix_memalign(&p, 64, need_q) != 0) return -1;
+    free(k->xq);
+    k->xq = p;
+    k->xq_cap = need_q;
+    k->grows++;
+  }
+  if (need_s > k->xs_cap) {
+    float *p = realloc(k->xs, need_s * sizeof *p);
+    if (!p) return -1;
+    k->xs = p;
+    k->xs_cap = need_s;
+    k->grows++;
+  }
+  return 0;
+}
+
+/* ---- quantisation ---- */
+
+/* q = round-to-nearest-even(v / scale) clamped to [-127, 127]; NaN becomes 0 (the result of a
+ * non-finite input is meaningless but never undefined behaviour). */
+static inline int8_t quant1(float v, float scale) {
+  float r = nearbyintf(v / scale);
+  if (r > 127.0f) r = 127.0f;
+  if (r < -127.0f) r = -127.0f;
+  if (r != r) r = 0.0f;
+  return (int8_t)(int)r;
+}
+
+/* One row; returns Σ q. scale = max|w| / 127, or 1 for an all-zero row (so q = 0 and the row
+ * dequantises to zeros without a division by zero). */
+static int32_t quantize_row(const float *w, int cols, int8_t *q, float *scale) {
+  float m = 0.0f;
+  for (int c = 0; c < cols; c++) {
+    float a = fabsf(w[c]);
+    m = a > m ? a : m;
+  }
+  float s = m > 0.0f ? m / 127.0f : 1.0f;
+  if (!(s > 0.0f)) s = 1.0f; /* m so small that m / 127 underflows to zero */
+  int32_t sum = 0;
+  for (int c = 0; c < cols; c++) {
+    q[c] = quant1(w[c], s);
+    sum += q[c];
+  }
+  *scale = s;
+  return sum;
+}
+
+void rt_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale,
+                      int32_t *rowsum) {
+  for (int r = 0; r < rows; r++) {
+    int32_t s = quantize_row(w + (size_t)r * cols, cols, q + (size_t)r * cols, scale + r);
+    if (rowsum) rowsum[r] = s;
+  }
+}
+
+/* ---- portable C paths ---- */
+
+void rt_f32_portable(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
+                     int n0, int n1) {
+  for (int n = n0; n < n1; n++) {
+    const float *w = W + (size_t)n * K;
+    for (int i = 0; i < M; i++) {
+      const float *xi = x + (size_t)i * K;
+      float s[8] = {0};
+      int k = 0;
+      for (; k + 8 <= K; k += 8)
+        for (int l = 0; l < 8; l++) s[l] += xi[k + l] * w[k + l];
+      for (int l = 0; k < K; k++, l++) s[l] += xi[k] * w[k];
+      float t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+      y[(size_t)i * N + n] = b ? t + b[n] : t;
+    }
+  }
+}
+
+void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                    const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                    int n1) {
+  for (int n = n0; n < n1; n++) {
+    const int8_t *w = Wq + (size_t)n * K;
+    for (int i = 0; i < M; i++) {
+      const int8_t *xi = xq + (size_t)i * ldq;
+      int32_t d = 0;
+      for (int k = 0; k < K; k++) d += (int32_t)xi[k] * (int32_t)w[k];
+      y[(size_t)i * N + n] = rt_i8_out(d, xs[i], ws[n], b, n);
+    }
+  }
+}
+
+/* ---- the linear layer ---- */
+
+int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float *b, float *y) {
+  int N = W->rows, K = W->cols;
+  if (M <= 0 || N <= 0) return 0;
+  if (K <= 0) {
+    for (int i = 0; i < M; i++)
+      for (int n = 0; n < N; n++) y[(size_t)i * N + n] = b ? b[n] : 0.0f;
+    return 0;
+  }
+  if (W->dtype == RT_I8) {
+    if (rt_kernels_reserve(k, M, K) < 0) return -1;
+    k->ld = padded_cols(K);
+    for (int i = 0; i < M; i++) {
+      int8_t *qi = k->xq + (size_t)i * k->ld;
+      quantize_row(x + (size_t)i * K, K, qi, k->xs + i);
+      memset(qi + K, 0, k->ld - (size_t)K);
+    }
+  }
+  k->job = (rt_job){x, M, K, N, W, b, y, 1};
+  double macs = (double)M * N * K;
+  if (k->nthreads > 1 && macs >= RT_MIN_PARALLEL_MACS && N >= 2 * RT_SPLIT_ALIGN) {
+    int parts = k->nthreads, maxp = (N + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN;
+    k->job.parts = parts < maxp ? parts : maxp;
+  }
+  pool_run(k);
+  return 0;
+}

@@ -1,0 +1,73 @@
+/* runtime/kernels_internal.h: what kernels.c (dispatch, scratch, threads) and the per-ISA files
+ * (kernels_x86.c, kernels_neon.c) share: the signature of a column-range kernel and the int8
+ * epilogue every path uses, so int8 results are bit-identical across ISAs.
+ *
+ * Not a public header: only runtime/kernels*.c and the kernel tests include it.
+ */
+#ifndef EF_RUNTIME_KERNELS_INTERNAL_H
+#define EF_RUNTIME_KERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Scratch rows of quantised activations are padded with zeros to a multiple of this many bytes,
+ * so vector paths read whole registers of x (never of W, which is not padded). */
+#define RT_KPAD 64
+
+/* fp32: y[i, n] = Σ_k x[i,k]·W[n,k] (+ b[n]) for i < M, n0 <= n < n1. x is [M,K] (row stride K),
+ * W [N,K], y [M,N]. */
+typedef void (*rt_f32_fn)(const float *x, int M, int K, const float *W, const float *b, float *y,
+                          int N, int n0, int n1);
+
+/* int8: xq [M, ldq] quantised activations (int8 in [-127,127], zero-padded to ldq, a multiple
+ * of RT_KPAD), xs[M] their scales, Wq [N,K] int8 weights with per-row scales ws[N] and
+ * rowsum[N] = Σ_k Wq[n,k]. Computes the exact int32 dot d = Σ_k xq[i,k]·Wq[n,k] and stores
+ * rt_i8_out(d, xs[i], ws[n], b, n) into y[i, n], n0 <= n < n1. */
+typedef void (*rt_i8_fn)(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                         const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
+                         float *y, int N, int n0, int n1);
+
+/* The one int8 epilogue. kernels*.c are compiled with -ffp-contract=off, so this is the same
+ * two roundings (product of scales, then product and sum) on every ISA. */
+static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int n) {
+  float s = xs * ws;
+  float v = (float)d * s;
+  return b ? v + b[n] : v;
+}
+
+void rt_f32_portable(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
+                     int n0, int n1);
+void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                    const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                    int n1);
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RT_HAVE_X86 1
+/* kernels_x86.c: each compiled for its ISA with __attribute__((target)); call only when
+ * rt_x86_supports(isa) says the CPU has it. */
+int rt_x86_supports(int isa);
+void rt_f32_avx2(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
+                 int n0, int n1);
+void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                int n1);
+void rt_f32_avx512(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
+                   int n0, int n1);
+void rt_i8_avx512(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                  const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                  int n1);
+void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                      const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
+                      float *y, int N, int n0, int n1);
+#endif
+
+#if defined(__aarch64__)
+#define RT_HAVE_NEON 1
+void rt_f32_neon(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
+                 int n0, int n1);
+void rt_i8_neon(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                int n1);
+#endif
+
+#endif
