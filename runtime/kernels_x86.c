@@ -1,19 +1,406 @@
-/* runtime/kernels_x86.c: placeholder until the vector paths land (portable only). */
+/* runtime/kernels_x86.c: the x86 vector paths of rt_linear: AVX2+FMA, AVX-512 (F/BW/VL) and
+ * AVX-512 VNNI, each function compiled for its ISA with __attribute__((target(...))) so the file
+ * needs no -m flags and one binary runs on every x86-64 CPU; kernels.c calls a path only when
+ * rt_x86_supports() says the CPU (and the OS, for the AVX-512 state) has it.
+ *
+ * Shape of every path: register-blocked tiles over row-major W [N,K] in dot-product form (MR
+ * rows of x × NR rows of W, one vector accumulator each, horizontal reductions once at the
+ * end), no repacking of W (it may be a read-only mapping). Loop order: a tile of NR weight rows
+ * stays in L1 while every block of MR activation rows passes over it.
+ *
+ * Must never be called on a CPU without the ISA; must never read W past its last row (the K
+ * tail is read with masked loads or scalar code). docs/kernels.md has the int8 arithmetic.
+ */
 #include "runtime/kernels_internal.h"
 
-int rt_x86_supports(int isa) { (void)isa; return 0; }
-void rt_f32_avx2(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
-                 int n0, int n1) { rt_f32_portable(x, M, K, W, b, y, N, n0, n1); }
-void rt_f32_avx512(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
-                   int n0, int n1) { rt_f32_portable(x, M, K, W, b, y, N, n0, n1); }
-void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
-                const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
-                int n1) { rt_i8_portable(xq, ldq, xs, M, K, Wq, ws, rowsum, b, y, N, n0, n1); }
-void rt_i8_avx512(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
-                  const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
-                  int n1) { rt_i8_portable(xq, ldq, xs, M, K, Wq, ws, rowsum, b, y, N, n0, n1); }
-void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
-                      const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
-                      float *y, int N, int n0, int n1) {
-  rt_i8_portable(xq, ldq, xs, M, K, Wq, ws, rowsum, b, y, N, n0, n1);
+#include <immintrin.h>
+
+#define T_AVX2 __attribute__((target("avx2,fma")))
+#define T_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+int rt_x86_supports(int isa) {
+  __builtin_cpu_init();
+  int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl");
+  switch (isa) {
+  case 1: return avx2;
+  case 2: return avx512;
+  case 3: return avx512 && __builtin_cpu_supports("avx512vnni");
+  default: return 0;
+  }
+}
+
+/* ---- horizontal reductions ----
+ * Every reduction of one accumulator uses the same tree, whether it is reduced alone or four at
+ * a time: ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) after folding 512 to 256 bits. So an output's
+ * value never depends on the tile it was computed in (nor on the thread split). */
+
+INLINE T_AVX2 __m128 hsum4_256(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d), s = _mm256_hadd_ps(ab, cd);
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+INLINE T_AVX2 float hsum1_256(__m256 a) {
+  __m256 s = _mm256_hadd_ps(a, a);
+  s = _mm256_hadd_ps(s, s);
+  return _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
+}
+INLINE T_AVX2 __m128i hsum4i_256(__m256i a, __m256i b, __m256i c, __m256i d) {
+  __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+  __m256i s = _mm256_hadd_epi32(ab, cd);
+  return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+INLINE T_AVX2 int32_t hsum1i_256(__m256i a) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+INLINE T_512 __m256 fold512(__m512 a) {
+  return _mm256_add_ps(_mm512_castps512_ps256(a),
+                       _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+INLINE T_512 __m256i fold512i(__m512i a) {
+  return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+}
+
+/* ---- fp32 tiles ---- */
+
+/* y[i, j] = Σ_k x[i,k]·w[j,k] (+ b[j]) for i < MR, j < NR (constants after inlining) */
+INLINE T_512 void f32_tile_512(const float *x, int K, const float *w, const float *b, float *y,
+                               int N, const int MR, const int NR) {
+  __m512 acc[4][8];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) xv[i] = _mm512_loadu_ps(x + (size_t)i * K + k);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      __m512 wv = _mm512_loadu_ps(w + (size_t)j * K + k);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
+    }
+  }
+  if (k < K) {
+    __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+    __m512 xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) xv[i] = _mm512_maskz_loadu_ps(m, x + (size_t)i * K + k);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      __m512 wv = _mm512_maskz_loadu_ps(m, w + (size_t)j * K + k);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) {
+    float *yi = y + (size_t)i * N;
+    if (NR >= 4) {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j += 4) {
+        __m128 s = hsum4_256(fold512(acc[i][j]), fold512(acc[i][j + 1]), fold512(acc[i][j + 2]),
+                             fold512(acc[i][j + 3]));
+        if (b) s = _mm_add_ps(s, _mm_loadu_ps(b + j));
+        _mm_storeu_ps(yi + j, s);
+      }
+    } else {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j++) {
+        float s = hsum1_256(fold512(acc[i][j]));
+        yi[j] = b ? s + b[j] : s;
+      }
+    }
+  }
+}
+
+INLINE T_AVX2 void f32_tile_avx2(const float *x, int K, const float *w, const float *b, float *y,
+                                 int N, const int MR, const int NR) {
+  __m256 acc[4][4];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) xv[i] = _mm256_loadu_ps(x + (size_t)i * K + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      __m256 wv = _mm256_loadu_ps(w + (size_t)j * K + k);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm256_fmadd_ps(xv[i], wv, acc[i][j]);
+    }
+  }
+  if (k < K) {
+    static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(K - k),
+                                   _mm256_loadu_si256((const __m256i *)ramp));
+    __m256 xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) xv[i] = _mm256_maskload_ps(x + (size_t)i * K + k, m);
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      __m256 wv = _mm256_maskload_ps(w + (size_t)j * K + k, m);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm256_fmadd_ps(xv[i], wv, acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) {
+    float *yi = y + (size_t)i * N;
+    if (NR == 4) {
+      __m128 s = hsum4_256(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+      if (b) s = _mm_add_ps(s, _mm_loadu_ps(b));
+      _mm_storeu_ps(yi, s);
+    } else {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j++) {
+        float s = hsum1_256(acc[i][j]);
+        yi[j] = b ? s + b[j] : s;
+      }
+    }
+  }
+}
+
+/* The column loop shared by every path: tiles of NR weight rows (nrb, then 4, 2, 1 at the
+ * edge), and for each, blocks of up to MRMAX activation rows. TILE(mr, nr) expands to a call. */
+#define COLUMN_LOOP(MRMAX, nrb, TILE)                                                          \
+  for (int n = n0; n < n1;) {                                                                  \
+    int left = n1 - n;                                                                         \
+    int nr = left >= nrb ? nrb : left >= 4 ? 4 : left >= 2 ? 2 : 1;                            \
+    for (int i = 0; i < M;) {                                                                  \
+      int mr = M - i >= MRMAX ? MRMAX : M - i;                                                 \
+      switch (mr * 16 + nr) {                                                                  \
+      case 0x18: TILE(1, 8); break;                                                            \
+      case 0x14: TILE(1, 4); break;                                                            \
+      case 0x12: TILE(1, 2); break;                                                            \
+      case 0x11: TILE(1, 1); break;                                                            \
+      case 0x28: TILE(2, 8); break;                                                            \
+      case 0x24: TILE(2, 4); break;                                                            \
+      case 0x22: TILE(2, 2); break;                                                            \
+      case 0x21: TILE(2, 1); break;                                                            \
+      case 0x34: TILE(3, 4); break;                                                            \
+      case 0x32: TILE(3, 2); break;                                                            \
+      case 0x31: TILE(3, 1); break;                                                            \
+      case 0x44: TILE(4, 4); break;                                                            \
+      case 0x42: TILE(4, 2); break;                                                            \
+      case 0x41: TILE(4, 1); break;                                                            \
+      default: __builtin_unreachable();                                                        \
+      }                                                                                        \
+      i += mr;                                                                                 \
+    }                                                                                          \
+    n += nr;                                                                                   \
+  }
+
+T_512 void rt_f32_avx512(const float *x, int M, int K, const float *W, const float *b, float *y,
+                         int N, int n0, int n1) {
+  /* few rows (decoder GEMV): 8 weight rows in flight; else 4×4 tiles */
+  const int nrb = M <= 2 ? 8 : 4;
+#define TILE(MR, NR)                                                                           \
+  f32_tile_512(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL, y + (size_t)i * N + n, \
+               N, MR, NR)
+  COLUMN_LOOP(4, nrb, TILE)
+#undef TILE
+}
+
+T_AVX2 void rt_f32_avx2(const float *x, int M, int K, const float *W, const float *b, float *y,
+                        int N, int n0, int n1) {
+  /* 16 ymm registers: at most 2×4 accumulators + 2 x + 1 w */
+  const int nrb = 4;
+#define TILE(MR, NR)                                                                           \
+  do {                                                                                         \
+    if ((MR) <= 2 && (NR) <= 4)                                                                \
+      f32_tile_avx2(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL,                 \
+                    y + (size_t)i * N + n, N, (MR) <= 2 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);     \
+  } while (0)
+  COLUMN_LOOP(2, nrb, TILE)
+#undef TILE
+}
+
+/* ---- int8 tiles ----
+ * x rows come from the scratch (int8 in [-127,127], zero-padded to a multiple of 64 bytes, so
+ * whole-vector loads of x are safe); W rows are read with masked loads (AVX-512) or scalar code
+ * (AVX2) in the K tail. Each tile produces exact int32 dot products d[i][j] and hands them to
+ * the shared epilogue rt_i8_out. */
+
+/* VNNI: vpdpbusd multiplies unsigned by signed bytes, so x is shifted to u = x + 128 (a xor
+ * with 0x80) and Σ u·w = Σ x·w + 128·rowsum(w); the correction uses rt_mat.rowsum. Padded x
+ * bytes become 128 but meet masked-off (zero) weights. */
+INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, int K,
+                                const int8_t *w, const float *ws, const int32_t *rs,
+                                const float *b, int n, float *y, int N, const int MR,
+                                const int NR) {
+  __m512i acc[4][8];
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_si512();
+  int k = 0;
+  for (; k + 64 <= K; k += 64) {
+    __m512i xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+      xv[i] = _mm512_xor_si512(_mm512_load_si512((const void *)(x + i * ldq + k)), flip);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      __m512i wv = _mm512_loadu_si512((const void *)(w + (size_t)j * K + k));
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[i], wv);
+    }
+  }
+  if (k < K) {
+    __mmask64 m = (__mmask64)((1ull << (K - k)) - 1);
+    __m512i xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+      xv[i] = _mm512_xor_si512(_mm512_load_si512((const void *)(x + i * ldq + k)), flip);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      __m512i wv = _mm512_maskz_loadu_epi8(m, w + (size_t)j * K + k);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[i], wv);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) {
+    float *yi = y + (size_t)i * N;
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      /* unsigned arithmetic: the wrap-around is the exact two's-complement result */
+      uint32_t u = (uint32_t)_mm512_reduce_add_epi32(acc[i][j]);
+      int32_t d = (int32_t)(u - 128u * (uint32_t)rs[n + j]);
+      yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+    }
+  }
+}
+
+/* AVX-512 without VNNI and AVX2: vpmaddubsw multiplies unsigned by signed bytes and adds pairs
+ * into saturating int16. Operands: |w| as unsigned (0..128, exact even for w = -128) and x with
+ * w's sign applied (x ∈ [-127,127], so ±x stays in int8). Each pair sum is at most
+ * 2·128·127 = 32512 < 32767: it never saturates. vpmaddwd with ones widens to int32. */
+INLINE T_512 void i8_tile_512(const int8_t *x, size_t ldq, const float *xs, int K,
+                              const int8_t *w, const float *ws, const float *b, int n, float *y,
+                              int N, const int MR, const int NR) {
+  __m512i acc[4][8];
+  const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_si512();
+  for (int k = 0; k < K; k += 64) {
+    __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : (__mmask64)((1ull << (K - k)) - 1);
+    __m512i xv[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      __m512i wv = _mm512_maskz_loadu_epi8(m, w + (size_t)j * K + k);
+      __m512i wa = _mm512_abs_epi8(wv);
+      __mmask64 neg = _mm512_movepi8_mask(wv);
+#pragma GCC unroll 4
+      for (int i = 0; i < MR; i++) {
+        __m512i xsg = _mm512_mask_sub_epi8(xv[i], neg, zero, xv[i]);
+        __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(wa, xsg), ones);
+        acc[i][j] = _mm512_add_epi32(acc[i][j], p);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; i++) {
+    float *yi = y + (size_t)i * N;
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      int32_t d = _mm512_reduce_add_epi32(acc[i][j]);
+      yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+    }
+  }
+}
+
+INLINE T_AVX2 void i8_tile_avx2(const int8_t *x, size_t ldq, const float *xs, int K,
+                                const int8_t *w, const float *ws, const float *b, int n, float *y,
+                                int N, const int MR, const int NR) {
+  __m256i acc[2][4];
+  const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 2
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_si256();
+  int k = 0;
+  for (; k + 32 <= K; k += 32) {
+    __m256i xv[2];
+#pragma GCC unroll 2
+    for (int i = 0; i < MR; i++) xv[i] = _mm256_load_si256((const __m256i *)(x + i * ldq + k));
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (size_t)j * K + k));
+      __m256i wa = _mm256_abs_epi8(wv);
+#pragma GCC unroll 2
+      for (int i = 0; i < MR; i++) {
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wa, _mm256_sign_epi8(xv[i], wv)), ones);
+        acc[i][j] = _mm256_add_epi32(acc[i][j], p);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < MR; i++) {
+    float *yi = y + (size_t)i * N;
+    int32_t d[4];
+    if (NR == 4)
+      _mm_storeu_si128((__m128i *)d, hsum4i_256(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    else
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) d[j] = hsum1i_256(acc[i][j]);
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      const int8_t *xi = x + i * ldq, *wj = w + (size_t)j * K;
+      for (int kk = k; kk < K; kk++) d[j] += (int32_t)xi[kk] * (int32_t)wj[kk];
+      yi[n + j] = rt_i8_out(d[j], xs[i], ws[n + j], b, n + j);
+    }
+  }
+}
+
+T_VNNI void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                             const int8_t *Wq, const float *ws, const int32_t *rowsum,
+                             const float *b, float *y, int N, int n0, int n1) {
+  const int nrb = M <= 2 ? 8 : 4;
+#define TILE(MR, NR)                                                                           \
+  i8_tile_vnni(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, rowsum, b, n,      \
+               y + (size_t)i * N, N, MR, NR)
+  COLUMN_LOOP(4, nrb, TILE)
+#undef TILE
+}
+
+T_512 void rt_i8_avx512(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                        const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
+                        float *y, int N, int n0, int n1) {
+  const int nrb = M <= 2 ? 8 : 4;
+#define TILE(MR, NR)                                                                           \
+  i8_tile_512(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,               \
+              y + (size_t)i * N, N, MR, NR)
+  COLUMN_LOOP(4, nrb, TILE)
+#undef TILE
+}
+
+T_AVX2 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                       const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
+                       float *y, int N, int n0, int n1) {
+  const int nrb = 4;
+#define TILE(MR, NR)                                                                           \
+  do {                                                                                         \
+    if ((MR) <= 2 && (NR) <= 4)                                                                \
+      i8_tile_avx2(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,          \
+                   y + (size_t)i * N, N, (MR) <= 2 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);          \
+  } while (0)
+  COLUMN_LOOP(2, nrb, TILE)
+#undef TILE
 }

@@ -7,6 +7,6 @@
 
 int main(void) {
   int fails = kc_run_all();
-  printf("kernels_selftest: %s (%d failures)\n", fails ? "FAILED" : "passed", fails);
+  fprintf(stderr, "kernels_selftest: %s (%d failures)\n", fails ? "FAILED" : "passed", fails);
   return fails ? 1 : 0;
 }
