@@ -29,7 +29,8 @@ extern "C" {
 typedef struct rt_search_opts {
   int beam;                 /* 1 = greedy (fairseq: --beam 1) */
   float lenpen;             /* finished score = Σ log p / (length incl. </s>)^lenpen */
-  float max_len_a;          /* max_len = min(a·src_len + b, max_target_positions - 1) */
+  double max_len_a;         /* max_len = min((int)(a·src_len + b), max_target_positions - 1), src_len =
+                             * the longest source of the call incl. </s> (fairseq: the padded width) */
   int max_len_b;
   int min_len;              /* </s> forbidden before this many tokens */
   int nbest;                /* hypotheses returned per sentence (<= beam) */
