@@ -12,6 +12,7 @@ typedef struct ef_command {
 } ef_command;
 
 int cmd_demo(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_score(int argc, char **argv);
@@ -21,6 +22,8 @@ int cmd_train(int argc, char **argv);
 #define EF_COMMANDS                                                                    \
   {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
    cmd_demo},                                                                          \
+  {"export", "write a checkpoint as an .efm device model (int8 or fp32, tokenizer inside)",   \
+   cmd_export},                                                                        \
   {"info", "sharing table, unique parameters and multiply-adds of a model config",          \
    cmd_info},                                                                          \
   {"prepare", "binarise aligned text into HDF5 datasets (like fairseq-preprocess)",       \
