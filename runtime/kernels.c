@@ -17,11 +17,17 @@
 #include "runtime/kernels_internal.h"
 
 #define RT_MAX_THREADS 64
-#define RT_SPLIT_ALIGN 16              /* thread column ranges start at multiples of this */
-#define RT_MIN_PARALLEL_MACS (1 << 16) /* smaller products run on the calling thread alone */
+#define RT_SPLIT_ALIGN 16              /* column chunks start at multiples of this */
+#define RT_CHUNKS_PER_THREAD 4         /* chunks per thread: a late thread costs one chunk */
+#define RT_MIN_CHUNK_MACS (1 << 15)    /* no chunk smaller than this many multiply-adds */
 #define RT_SPIN_NS 50000               /* workers spin this long for the next job, then sleep */
 
-/* ---- thread pool ---- */
+/* ---- thread pool ----
+ * A job is the output columns split into chunks of `cw` columns (a multiple of RT_SPLIT_ALIGN).
+ * The calling thread and the workers claim chunks from an atomic counter until none is left, so
+ * a worker that is slow to wake (the machine is shared) delays a call by at most the chunk it
+ * claimed. Every output element is computed by the same instructions whichever thread runs its
+ * chunk, so results never depend on the thread count or on who ran what. */
 
 typedef struct rt_job {
   const float *x;
@@ -29,33 +35,34 @@ typedef struct rt_job {
   const rt_mat *W;
   const float *b;
   float *y;
-  int parts;
+  int cw, nchunks;
 } rt_job;
 
 struct rt_kernels {
   rt_isa isa;
   rt_f32_fn f32;
   rt_i8_fn i8;
+  rt_quant_fn quant;
   /* scratch: quantised activations [rows, ld] and their scales */
   int8_t *xq;
   float *xs;
   size_t xq_cap, xs_cap; /* bytes of xq, floats of xs */
   size_t ld;             /* row stride of xq for the current call */
   size_t grows;          /* scratch reallocations so far (tests pin steady state) */
-  /* pool: nthreads - 1 workers; the calling thread does part 0 */
+  /* pool: nthreads - 1 workers next to the calling thread */
   int nthreads;
   pthread_t *threads;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  atomic_uint gen;  /* bumped once per job */
-  atomic_int done;  /* workers finished with the current job */
+  atomic_uint gen;      /* bumped once per job */
+  atomic_int next;      /* next chunk to claim */
+  atomic_int finished;  /* chunks done */
   atomic_int stop;
   rt_job job;
 };
 
 typedef struct {
   rt_kernels *k;
-  int part;
   unsigned gen0; /* k->gen when the worker was created */
 } rt_worker_arg;
 
@@ -73,27 +80,25 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Columns [n0, n1) of part p of `parts`: ranges start at multiples of RT_SPLIT_ALIGN. Every
- * output element is computed by the same instructions whatever the split, so results do not
- * depend on the thread count. */
-static void job_range(const rt_job *j, int p, int *n0, int *n1) {
-  int per = (j->N + j->parts - 1) / j->parts;
-  per = (per + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN * RT_SPLIT_ALIGN;
-  int a = p * per, e = a + per;
-  *n0 = a < j->N ? a : j->N;
-  *n1 = e < j->N ? e : j->N;
-}
-
-static void job_run(rt_kernels *k, int p) {
+static void chunk_run(rt_kernels *k, int c) {
   const rt_job *j = &k->job;
-  int n0, n1;
-  job_range(j, p, &n0, &n1);
-  if (n0 >= n1) return;
+  int n0 = c * j->cw, n1 = n0 + j->cw < j->N ? n0 + j->cw : j->N;
   if (j->W->dtype == RT_F32)
     k->f32(j->x, j->M, j->K, j->W->f, j->b, j->y, j->N, n0, n1);
   else
     k->i8(k->xq, k->ld, k->xs, j->M, j->K, j->W->q, j->W->scale, j->W->rowsum, j->b, j->y, j->N,
           n0, n1);
+}
+
+/* Claim and run chunks until none is left. The job is read only after a successful claim: a
+ * claim that sees the counter reset for a new job also sees that job (release/acquire). */
+static void claim_chunks(rt_kernels *k) {
+  for (;;) {
+    int c = atomic_fetch_add_explicit(&k->next, 1, memory_order_acq_rel);
+    if (c >= k->job.nchunks) return;
+    chunk_run(k, c);
+    atomic_fetch_add_explicit(&k->finished, 1, memory_order_acq_rel);
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -119,8 +124,7 @@ static void *worker_main(void *arg) {
     }
     if (atomic_load_explicit(&k->stop, memory_order_acquire)) return NULL;
     seen = atomic_load_explicit(&k->gen, memory_order_acquire);
-    if (a.part < k->job.parts) job_run(k, a.part);
-    atomic_fetch_add_explicit(&k->done, 1, memory_order_acq_rel);
+    claim_chunks(k);
   }
 }
 
@@ -137,23 +141,23 @@ static void pool_stop(rt_kernels *k) {
   atomic_store(&k->stop, 0);
 }
 
-/* Run k->job on the calling thread and the workers; returns when every part is done. */
+/* Run k->job on the calling thread and the workers; returns when every chunk is done. */
 static void pool_run(rt_kernels *k) {
-  if (k->job.parts <= 1 || k->nthreads <= 1) {
-    k->job.parts = 1;
-    job_run(k, 0);
+  if (k->job.nchunks <= 1 || k->nthreads <= 1) {
+    for (int c = 0; c < k->job.nchunks; c++) chunk_run(k, c);
     return;
   }
-  atomic_store_explicit(&k->done, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->finished, 0, memory_order_relaxed);
+  atomic_store_explicit(&k->next, 0, memory_order_release);
   pthread_mutex_lock(&k->mu);
   atomic_fetch_add_explicit(&k->gen, 1, memory_order_acq_rel);
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&k->mu);
-  job_run(k, 0);
-  int workers = k->nthreads - 1, spins = 0;
-  while (atomic_load_explicit(&k->done, memory_order_acquire) < workers) {
+  claim_chunks(k);
+  int spins = 0;
+  while (atomic_load_explicit(&k->finished, memory_order_acquire) < k->job.nchunks) {
     cpu_relax();
-    if (++spins > 4096) sched_yield();
+    if (++spins > 1024) sched_yield(); /* a worker was preempted holding a chunk */
   }
 }
 
@@ -168,7 +172,7 @@ int rt_kernels_set_threads(rt_kernels *k, int n) {
   atomic_store(&k->gen, 0);
   for (int t = 0; t < n - 1; t++) {
     rt_worker_arg *a = malloc(sizeof *a);
-    if (a) *a = (rt_worker_arg){k, t + 1, 0};
+    if (a) *a = (rt_worker_arg){k, 0};
     if (!a || pthread_create(&k->threads[t], NULL, worker_main, a) != 0) {
       free(a);
       k->nthreads = t + 1; /* join the ones started */
@@ -230,11 +234,16 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
   k->isa = isa_clamp(isa);
   k->f32 = rt_f32_portable;
   k->i8 = rt_i8_portable;
+  k->quant = rt_quant_portable;
   switch (k->isa) {
 #ifdef RT_HAVE_X86
-  case RT_ISA_AVX2: k->f32 = rt_f32_avx2, k->i8 = rt_i8_avx2; break;
-  case RT_ISA_AVX512: k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512; break;
-  case RT_ISA_AVX512_VNNI: k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512vnni; break;
+  case RT_ISA_AVX2: k->f32 = rt_f32_avx2, k->i8 = rt_i8_avx2, k->quant = rt_quant_avx2; break;
+  case RT_ISA_AVX512:
+    k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512, k->quant = rt_quant_avx512;
+    break;
+  case RT_ISA_AVX512_VNNI:
+    k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512vnni, k->quant = rt_quant_avx512;
+    break;
 #endif
 #ifdef RT_HAVE_NEON
   case RT_ISA_NEON: k->f32 = rt_f32_neon, k->i8 = rt_i8_neon; break;
@@ -245,7 +254,8 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
   pthread_mutex_init(&k->mu, NULL);
   pthread_cond_init(&k->cv, NULL);
   atomic_init(&k->gen, 0);
-  atomic_init(&k->done, 0);
+  atomic_init(&k->next, 0);
+  atomic_init(&k->finished, 0);
   atomic_init(&k->stop, 0);
   return k;
 }
@@ -292,33 +302,27 @@ int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols) {
 
 /* ---- quantisation ---- */
 
-/* q = round-to-nearest-even(v / scale) clamped to [-127, 127]; NaN becomes 0 (the result of a
- * non-finite input is meaningless but never undefined behaviour). */
-static inline int8_t quant1(float v, float scale) {
-  float r = nearbyintf(v / scale);
-  if (r > 127.0f) r = 127.0f;
-  if (r < -127.0f) r = -127.0f;
-  if (r != r) r = 0.0f;
-  return (int8_t)(int)r;
-}
-
-/* One row; returns Σ q. scale = max|w| / 127, or 1 for an all-zero row (so q = 0 and the row
- * dequantises to zeros without a division by zero). */
+/* One row; returns Σ q. The arithmetic is rt_quant1 / rt_quant_scale (kernels_internal.h),
+ * shared with the vector quantisers of the activations. */
 static int32_t quantize_row(const float *w, int cols, int8_t *q, float *scale) {
   float m = 0.0f;
   for (int c = 0; c < cols; c++) {
     float a = fabsf(w[c]);
-    m = a > m ? a : m;
+    m = a > m ? a : m; /* NaN never wins */
   }
-  float s = m > 0.0f ? m / 127.0f : 1.0f;
-  if (!(s > 0.0f)) s = 1.0f; /* m so small that m / 127 underflows to zero */
+  float s = rt_quant_scale(m);
   int32_t sum = 0;
   for (int c = 0; c < cols; c++) {
-    q[c] = quant1(w[c], s);
+    q[c] = rt_quant1(w[c], s);
     sum += q[c];
   }
   *scale = s;
   return sum;
+}
+
+void rt_quant_portable(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  quantize_row(x, K, q, scale);
+  memset(q + K, 0, ld - (size_t)K);
 }
 
 void rt_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale,
@@ -377,16 +381,22 @@ int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float
     k->ld = padded_cols(K);
     for (int i = 0; i < M; i++) {
       int8_t *qi = k->xq + (size_t)i * k->ld;
-      quantize_row(x + (size_t)i * K, K, qi, k->xs + i);
-      memset(qi + K, 0, k->ld - (size_t)K);
+      k->quant(x + (size_t)i * K, K, qi, k->ld, k->xs + i);
     }
   }
-  k->job = (rt_job){x, M, K, N, W, b, y, 1};
-  double macs = (double)M * N * K;
-  if (k->nthreads > 1 && macs >= RT_MIN_PARALLEL_MACS && N >= 2 * RT_SPLIT_ALIGN) {
-    int parts = k->nthreads, maxp = (N + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN;
-    k->job.parts = parts < maxp ? parts : maxp;
+  /* chunks: about RT_CHUNKS_PER_THREAD per thread, none below RT_MIN_CHUNK_MACS */
+  int nch = 1;
+  if (k->nthreads > 1) {
+    double macs = (double)M * N * K;
+    int by_work = (int)(macs / RT_MIN_CHUNK_MACS), by_cols = (N + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN;
+    nch = k->nthreads * RT_CHUNKS_PER_THREAD;
+    if (nch > by_work) nch = by_work;
+    if (nch > by_cols) nch = by_cols;
+    if (nch < 1) nch = 1;
   }
+  int cw = (N + nch - 1) / nch;
+  cw = (cw + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN * RT_SPLIT_ALIGN;
+  k->job = (rt_job){x, M, K, N, W, b, y, cw, (N + cw - 1) / cw};
   pool_run(k);
   return 0;
 }

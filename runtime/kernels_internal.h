@@ -7,6 +7,7 @@
 #ifndef EF_RUNTIME_KERNELS_INTERNAL_H
 #define EF_RUNTIME_KERNELS_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,24 @@ typedef void (*rt_i8_fn)(const int8_t *xq, size_t ldq, const float *xs, int M, i
                          const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
                          float *y, int N, int n0, int n1);
 
+/* Quantise one activation row: *scale = max|x| / 127 (1 for an all-zero row or when that
+ * underflows), q[k] = rt_quant1(x[k], *scale), q[K..ld) = 0. Every ISA's version produces
+ * exactly the bytes of rt_quant_portable (same division, round-to-nearest-even, clamp). */
+typedef void (*rt_quant_fn)(const float *x, int K, int8_t *q, size_t ld, float *scale);
+
+/* round-to-nearest-even(v / scale) clamped to [-127, 127]; NaN gives 0 */
+static inline int8_t rt_quant1(float v, float scale) {
+  float r = v / scale;
+  if (r != r) return 0;
+  r = r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r;
+  return (int8_t)(int)nearbyintf(r);
+}
+
+static inline float rt_quant_scale(float maxabs) {
+  float s = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+  return s > 0.0f ? s : 1.0f; /* maxabs / 127 underflowed to zero */
+}
+
 /* The one int8 epilogue. kernels*.c are compiled with -ffp-contract=off, so this is the same
  * two roundings (product of scales, then product and sum) on every ISA. */
 static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int n) {
@@ -37,6 +56,7 @@ static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int
 
 void rt_f32_portable(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                      int n0, int n1);
+void rt_quant_portable(const float *x, int K, int8_t *q, size_t ld, float *scale);
 void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
                     const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
                     int n1);
@@ -46,6 +66,8 @@ void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
 /* kernels_x86.c: each compiled for its ISA with __attribute__((target)); call only when
  * rt_x86_supports(isa) says the CPU has it. */
 int rt_x86_supports(int isa);
+void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale);
+void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *scale);
 void rt_f32_avx2(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                  int n0, int n1);
 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,

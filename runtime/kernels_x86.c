@@ -404,3 +404,57 @@ T_AVX2 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int
   COLUMN_LOOP(2, nrb, TILE)
 #undef TILE
 }
+
+/* ---- activation quantisers: the bytes of rt_quant_portable, 16 or 8 at a time ----
+ * max|x| ignores NaN like the scalar loop (vmaxps returns its second operand, the running
+ * maximum, when the first is NaN); the division is IEEE in both; the clamp happens in float
+ * before the conversion, whose rounding is the default round-to-nearest-even of MXCSR. */
+
+T_512 void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  __m512 m = _mm512_setzero_ps();
+  int k = 0;
+  for (; k + 16 <= K; k += 16)
+    m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
+  __mmask16 tail = (__mmask16)((1u << (K - k)) - 1);
+  if (k < K) m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail, x + k)), m);
+  float s = rt_quant_scale(_mm512_reduce_max_ps(m));
+  const __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  for (k = 0; k < K; k += 16) {
+    __mmask16 mk = K - k >= 16 ? (__mmask16)0xffff : tail;
+    __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + k), vs);
+    __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    __m512i i = _mm512_maskz_mov_epi32(ord, _mm512_cvtps_epi32(v));
+    _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, i);
+  }
+  for (k = K; k < (int)ld; k++) q[k] = 0;
+  *scale = s;
+}
+
+T_AVX2 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 m = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + k), absmask), m);
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+  float mx = _mm_cvtss_f32(m4);
+  for (int t = k; t < K; t++) {
+    float a = __builtin_fabsf(x[t]);
+    mx = a > mx ? a : mx;
+  }
+  float s = rt_quant_scale(mx);
+  const __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  for (k = 0; k + 8 <= K; k += 8) {
+    __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + k), vs);
+    __m256 ord = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
+    v = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v, lo), hi), ord);
+    __m256i i = _mm256_cvtps_epi32(v);
+    __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64((__m128i *)(q + k), _mm_packs_epi16(p16, p16));
+  }
+  for (; k < K; k++) q[k] = rt_quant1(x[k], s);
+  for (k = K; k < (int)ld; k++) q[k] = 0;
+  *scale = s;
+}

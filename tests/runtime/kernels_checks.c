@@ -148,6 +148,12 @@ int kc_i8_exact(rt_isa isa) {
           problem p;
           problem_make(&p, M, N, K, RT_I8);
           float *y = alloc_y(M, N);
+          if (M >= 3) { /* row 2: scale exactly 1 and ties everywhere, plus a NaN */
+            float *r2 = p.x + 2 * (size_t)K;
+            for (int kk = 0; kk < K; kk++) r2[kk] = (float)(kk % 16) - 7.5f;
+            r2[0] = -127.0f;
+            if (K >= 3) r2[1] = NAN;
+          }
           int8_t *xq = malloc((size_t)M * K);
           float *xs = malloc((size_t)M * sizeof(float));
           rt_quantize_rows(p.x, M, K, xq, xs, NULL);
