@@ -13,6 +13,7 @@ typedef struct ef_command {
 
 int cmd_demo(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_score(int argc, char **argv);
@@ -24,6 +25,8 @@ int cmd_train(int argc, char **argv);
    cmd_demo},                                                                          \
   {"export", "write a checkpoint as an .efm device model (int8 or fp32, tokenizer inside)",   \
    cmd_export},                                                                        \
+  {"import", "import a fairseq checkpoint (EdgeLM .pt) as an HDF5 checkpoint",               \
+   cmd_import},                                                                        \
   {"info", "sharing table, unique parameters and multiply-adds of a model config",          \
    cmd_info},                                                                          \
   {"prepare", "binarise aligned text into HDF5 datasets (like fairseq-preprocess)",       \

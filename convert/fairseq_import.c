@@ -1,0 +1,420 @@
+/* convert/fairseq_import.c: fairseq checkpoint -> our model config, parameter store and HDF5
+ * checkpoint (contract in fairseq_import.h). It must never write the output unless every key,
+ * shape, duplicate and the vocabulary size have been checked, and never guess a config value
+ * the checkpoint states differently. */
+#include "convert/fairseq_import.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/dictionary.h"
+#include "model/edgeformer.h"
+#include "runtime/spm.h"
+#include "train/checkpoint.h"
+
+#define FI_CONFIG_TEXT_BYTES 8192
+#define FI_SHAPE_TEXT_BYTES 96
+
+__attribute__((format(printf, 3, 4))) static int fi_err(char *err, size_t errlen,
+                                                        const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+/* ---- the config --------------------------------------------------------------------------- */
+
+typedef struct {
+  const ef_pt_val *ns;
+  const char *file;
+  char *err;
+  size_t errlen;
+} nsread;
+
+/* Each getter: absent (or None) -> *out = def and returns 0; wrong type -> -1 with message. */
+static int ns_int(nsread *r, const char *name, int def, int *out) {
+  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  ef_pt_kind k = ef_pt_kind_of(v);
+  if (!v || k == EF_PT_NONE) return *out = def, 0;
+  if (k != EF_PT_INT || ef_pt_int(v) < 0 || ef_pt_int(v) > (1 << 30))
+    return fi_err(r->err, r->errlen, "%s: cfg.model.%s is a %s, not a non-negative int", r->file,
+                  name, ef_pt_kind_name(k));
+  *out = (int)ef_pt_int(v);
+  return 0;
+}
+
+static int ns_float(nsread *r, const char *name, double def, double *out) {
+  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  ef_pt_kind k = ef_pt_kind_of(v);
+  if (!v || k == EF_PT_NONE) return *out = def, 0;
+  if (k != EF_PT_FLOAT && k != EF_PT_INT)
+    return fi_err(r->err, r->errlen, "%s: cfg.model.%s is a %s, not a number", r->file, name,
+                  ef_pt_kind_name(k));
+  *out = ef_pt_float(v);
+  return 0;
+}
+
+/* Booleans: -1 = absent. */
+static int ns_bool(nsread *r, const char *name, int *out) {
+  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  ef_pt_kind k = ef_pt_kind_of(v);
+  if (!v || k == EF_PT_NONE) return *out = -1, 0;
+  if (k != EF_PT_BOOL && k != EF_PT_INT)
+    return fi_err(r->err, r->errlen, "%s: cfg.model.%s is a %s, not a bool", r->file, name,
+                  ef_pt_kind_name(k));
+  *out = ef_pt_int(v) != 0;
+  return 0;
+}
+
+static int ns_str(nsread *r, const char *name, const char *def, char *out, size_t cap) {
+  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  ef_pt_kind k = ef_pt_kind_of(v);
+  size_t len = 0;
+  const char *s = ef_pt_bytes(v, &len);
+  if (!v || k == EF_PT_NONE) return snprintf(out, cap, "%s", def), 0;
+  if (k != EF_PT_STR || len >= cap || strlen(s) != len)
+    return fi_err(r->err, r->errlen, "%s: cfg.model.%s is a %s, not a short string", r->file,
+                  name, ef_pt_kind_name(k));
+  memcpy(out, s, len + 1);
+  return 0;
+}
+
+int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_model_config *c,
+                      char *arch, size_t archlen, char *ptype, size_t ptypelen, char *err,
+                      size_t errlen) {
+  nsread r = {ns, file, err, errlen};
+  ef_pt_kind nk = ef_pt_kind_of(ns);
+  if (nk != EF_PT_OBJECT && nk != EF_PT_DICT)
+    return fi_err(err, errlen, "%s: cfg.model is a %s, not an argparse.Namespace or a dict", file,
+                  ef_pt_kind_name(nk));
+  if (ns_str(&r, "arch", "", arch, archlen)) return -1;
+  int edge_arch = !strcmp(arch, "transformer_edge");
+  if (ns_str(&r, "model_param_type", edge_arch ? "edgeformer" : "", ptype, ptypelen)) return -1;
+  for (char *p = ptype; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+  if (strcmp(ptype, "edgeformer") && strcmp(ptype, "ut") && strcmp(ptype, "universal") &&
+      ptype[0])
+    return fi_err(err, errlen, "%s: cfg.model.model_param_type = '%s' is not edgeformer, ut or "
+                  "empty", file, ptype);
+  ef_model_config_default(c);
+  int d, dd, h, dh, eff, dff, el, dl, lora, lora_shape, msp, mtp, in_dim, out_dim;
+  double dropout = 0.1;
+  char act[32];
+  if (ns_int(&r, "encoder_embed_dim", 512, &d) || ns_int(&r, "decoder_embed_dim", d, &dd) ||
+      ns_int(&r, "encoder_attention_heads", 8, &h) ||
+      ns_int(&r, "decoder_attention_heads", h, &dh) ||
+      ns_int(&r, "encoder_ffn_embed_dim", 2048, &eff) ||
+      ns_int(&r, "decoder_ffn_embed_dim", edge_arch ? 128 : eff, &dff) ||
+      ns_int(&r, "encoder_layers", edge_arch ? 12 : 6, &el) ||
+      ns_int(&r, "decoder_layers", edge_arch ? 2 : 6, &dl) || ns_int(&r, "lora_r", 0, &lora) ||
+      ns_int(&r, "lora_r_shape", 0, &lora_shape) ||
+      ns_int(&r, "max_source_positions", 1024, &msp) ||
+      ns_int(&r, "max_target_positions", 1024, &mtp) ||
+      ns_int(&r, "decoder_input_dim", dd, &in_dim) ||
+      ns_int(&r, "decoder_output_dim", dd, &out_dim) ||
+      ns_float(&r, "dropout", 0.1, &dropout) || ns_str(&r, "activation_fn", "relu", act, sizeof act))
+    return -1;
+#define NEED(cond, ...)                                                                           \
+  do {                                                                                            \
+    if (!(cond)) return fi_err(err, errlen, __VA_ARGS__);                                         \
+  } while (0)
+  NEED(dd == d && in_dim == d && out_dim == d,
+       "%s: cfg.model: decoder width %d (input %d, output %d) differs from encoder_embed_dim %d; "
+       "our model has one width", file, dd, in_dim, out_dim, d);
+  NEED(dh == h, "%s: cfg.model: decoder_attention_heads %d differs from encoder_attention_heads "
+       "%d", file, dh, h);
+  NEED(!strcmp(act, "relu") || !strcmp(act, "gelu"),
+       "%s: cfg.model.activation_fn = '%s' is not supported (relu, gelu)", file, act);
+  NEED(lora == 0 || lora_shape == 0,
+       "%s: cfg.model.lora_r_shape = %d (per-layer LoRA ranks) is not supported", file,
+       lora_shape);
+  NEED(dropout >= 0 && dropout < 0.99, "%s: cfg.model.dropout = %g out of range", file, dropout);
+  /* options we do not implement: an error only when the checkpoint says so explicitly */
+  static const struct {
+    const char *name;
+    int required; /* the value our model implements */
+  } flags[] = {
+      {"encoder_normalize_before", 0}, {"decoder_normalize_before", 0},
+      {"encoder_learned_pos", 0},      {"decoder_learned_pos", 0},
+      {"layernorm_embedding", 0},      {"no_scale_embedding", 0},
+      {"no_token_positional_embeddings", 0}, {"cross_self_attention", 0},
+      {"no_cross_attention", 0},       {"share_all_embeddings", 1},
+      {"adaptive_input", 0},           {"tie_adaptive_weights", 0},
+  };
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    int b = -1;
+    if (ns_bool(&r, flags[i].name, &b)) return -1;
+    NEED(b < 0 || b == flags[i].required,
+         "%s: cfg.model.%s = %s is not supported (our model implements %s)", file, flags[i].name,
+         b ? "True" : "False", flags[i].required ? "True" : "False");
+  }
+  const ef_pt_val *cut = ef_pt_get(ns, "adaptive_softmax_cutoff");
+  NEED(ef_pt_kind_of(cut) == EF_PT_NONE, "%s: cfg.model.adaptive_softmax_cutoff is set: adaptive "
+       "softmax is not supported", file);
+
+  c->embed_dim = d;
+  c->attention_heads = h;
+  c->encoder_ffn_dim = eff;
+  c->decoder_ffn_dim = dff;
+  c->activation = !strcmp(act, "gelu") ? EF_ACT_GELU : EF_ACT_RELU;
+  c->dropout = (float)dropout;
+  c->max_source_positions = msp;
+  c->max_target_positions = mtp;
+  c->layer_adaptation = lora > 0 ? EF_LA_ADAPTER : EF_LA_NONE;
+  c->lora_rank = lora > 0 ? lora : c->lora_rank;
+  c->share_layer_norm = 0;
+  if (!strcmp(ptype, "edgeformer")) {
+    /* fairseq's transformer_edge builds exactly 12 + 2 layers whatever the counts say */
+    NEED(el == 12 && dl == 2, "%s: cfg.model: model_param_type edgeformer is 12 + 2 layers, the "
+         "checkpoint says encoder_layers %d, decoder_layers %d", file, el, dl);
+    c->encoder_layers = 12, c->decoder_layers = 2;
+    c->encoder_attn_sets = 4, c->encoder_ffn_sets = 2, c->decoder_layer_sets = 2;
+    c->decoder_layout = EF_DEC_INTERLEAVED, c->decoder_attn = EF_DEC_ATTN_ENCODER;
+  } else if (ptype[0]) { /* universal transformer: every layer shares the first one's blocks */
+    c->encoder_layers = el, c->decoder_layers = dl;
+    c->encoder_attn_sets = 1, c->encoder_ffn_sets = 1, c->decoder_layer_sets = 1;
+    c->decoder_layout = EF_DEC_STANDARD, c->decoder_attn = EF_DEC_ATTN_OWN;
+  } else { /* no sharing */
+    c->encoder_layers = el, c->decoder_layers = dl;
+    c->encoder_attn_sets = el, c->encoder_ffn_sets = el, c->decoder_layer_sets = dl;
+    c->decoder_layout = EF_DEC_STANDARD, c->decoder_attn = EF_DEC_ATTN_OWN;
+  }
+#undef NEED
+  if (vocab > 0) c->vocab_size = (int)vocab;
+  char cerr[EF_CONFIG_ERR_LEN];
+  if (ef_model_config_check(c, cerr, sizeof cerr))
+    return fi_err(err, errlen, "%s: the config in the checkpoint is not a valid model: %s", file,
+                  cerr);
+  return 0;
+}
+
+/* ---- the state_dict ----------------------------------------------------------------------- */
+
+static int is_buffer(const char *key) {
+  size_t n = strlen(key);
+  static const char *const suffixes[] = {".version", "._float_tensor"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    size_t k = strlen(suffixes[i]);
+    if (n >= k && !strcmp(key + n - k, suffixes[i])) return 1;
+  }
+  return !strcmp(key, "version");
+}
+
+static void shape_text(char *out, size_t cap, int ndim, const int64_t *shape) {
+  size_t n = (size_t)snprintf(out, cap, "[");
+  for (int i = 0; i < ndim && n < cap; i++)
+    n += (size_t)snprintf(out + n, cap - n, "%s%lld", i ? "," : "", (long long)shape[i]);
+  if (n < cap) snprintf(out + n, cap - n, "]");
+}
+
+/* The tensor under key, with the parameter's shape, read as float32 into out. */
+static int read_key(ef_pt *pt, const ef_pt_val *model, const char *file, const char *key,
+                    const ef_tensor *want, float *out, ef_pt_dtype *dtype, char *err,
+                    size_t errlen) {
+  const ef_pt_val *v = ef_pt_get(model, key);
+  if (!v)
+    return fi_err(err, errlen, "%s: model key %s is missing (the model needs it)", file, key);
+  ef_pt_tensor_info ti;
+  if (ef_pt_tensor(v, &ti))
+    return fi_err(err, errlen, "%s: model key %s is a %s, not a tensor", file, key,
+                  ef_pt_kind_name(ef_pt_kind_of(v)));
+  int same = ti.ndim == want->ndim;
+  for (int i = 0; same && i < ti.ndim; i++) same = ti.shape[i] == want->shape[i];
+  if (!same) {
+    char a[FI_SHAPE_TEXT_BYTES], b[FI_SHAPE_TEXT_BYTES];
+    shape_text(a, sizeof a, ti.ndim, ti.shape);
+    shape_text(b, sizeof b, want->ndim, want->shape);
+    return fi_err(err, errlen, "%s: model key %s has shape %s, the model expects %s", file, key,
+                  a, b);
+  }
+  if (dtype) *dtype = ti.dtype;
+  return ef_pt_tensor_read_f32(pt, v, out, want->numel, key, err, errlen);
+}
+
+int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err, size_t errlen) {
+  ef_import_report local;
+  if (!rep) rep = &local;
+  memset(rep, 0, sizeof *rep);
+  rep->n_dict_not_in_spm = -1;
+  const char *file = o->checkpoint;
+  ef_pt *pt = NULL;
+  ef_dict *dict = NULL;
+  rt_spm *spm = NULL;
+  ef_model *m = NULL;
+  float *scratch = NULL;
+  int rc = -1;
+  if (!o->checkpoint || !o->dict) return fi_err(err, errlen, "import needs a checkpoint and a dictionary");
+  if (ef_pt_open(file, &pt, err, errlen)) goto done;
+  snprintf(rep->format, sizeof rep->format, "%s", ef_pt_format(pt));
+  const ef_pt_val *root = ef_pt_root(pt);
+  if (ef_pt_kind_of(root) != EF_PT_DICT) {
+    fi_err(err, errlen, "%s: the checkpoint holds a %s, not a dict with 'model' and 'cfg'", file,
+           ef_pt_kind_name(ef_pt_kind_of(root)));
+    goto done;
+  }
+  const ef_pt_val *model = ef_pt_get(root, "model");
+  if (ef_pt_kind_of(model) != EF_PT_DICT) {
+    fi_err(err, errlen, "%s: no 'model' state_dict in the checkpoint (found a %s)", file,
+           ef_pt_kind_name(ef_pt_kind_of(model)));
+    goto done;
+  }
+  /* hydra-era fairseq: cfg["model"]; fairseq 0.10: args */
+  const ef_pt_val *cfg = ef_pt_get(root, "cfg"), *ns = NULL, *crit = NULL;
+  if (ef_pt_kind_of(cfg) == EF_PT_DICT || ef_pt_kind_of(cfg) == EF_PT_OBJECT) {
+    ns = ef_pt_get(cfg, "model");
+    crit = ef_pt_get(cfg, "criterion");
+  }
+  if (ef_pt_kind_of(ns) == EF_PT_NONE) ns = crit = ef_pt_get(root, "args");
+  if (ef_pt_kind_of(ns) == EF_PT_NONE) {
+    fi_err(err, errlen, "%s: neither cfg['model'] nor args: the checkpoint has no model config",
+           file);
+    goto done;
+  }
+  /* V from the embedding, checked against the dictionary */
+  ef_pt_tensor_info emb;
+  if (ef_pt_tensor(ef_pt_get(model, "encoder.embed_tokens.weight"), &emb) || emb.ndim != 2) {
+    fi_err(err, errlen, "%s: model key encoder.embed_tokens.weight is missing or not a matrix",
+           file);
+    goto done;
+  }
+  if (ef_dict_load(o->dict, &dict, err, errlen)) goto done;
+  if (ef_dict_size(dict) != emb.shape[0]) {
+    fi_err(err, errlen, "%s: the dictionary has %d symbols (4 specials + %d lines) but the "
+           "checkpoint's embedding encoder.embed_tokens.weight has %lld rows: not the dictionary "
+           "this model was trained with", o->dict, ef_dict_size(dict), ef_dict_size(dict) - 4,
+           (long long)emb.shape[0]);
+    goto done;
+  }
+  if (ef_fairseq_config(ns, file, emb.shape[0], &rep->cfg, rep->arch, sizeof rep->arch,
+                        rep->param_type, sizeof rep->param_type, err, errlen))
+    goto done;
+  const ef_pt_val *ls = ef_pt_get(crit, "label_smoothing");
+  if (ef_pt_kind_of(ls) == EF_PT_FLOAT || ef_pt_kind_of(ls) == EF_PT_INT) {
+    double x = ef_pt_float(ls);
+    if (x >= 0 && x < 0.99) rep->cfg.label_smoothing = (float)x;
+  }
+  if (o->spm) {
+    if (rt_spm_load(o->spm, &spm, err, errlen)) goto done;
+    int64_t missing = 0;
+    for (int id = EF_DICT_NSPECIAL; id < ef_dict_size(dict); id++) {
+      const char *sym = ef_dict_symbol(dict, id);
+      int sid = rt_spm_piece_to_id(spm, sym);
+      const char *back = rt_spm_id_to_piece(spm, sid);
+      if (!back || strcmp(back, sym)) missing++;
+    }
+    rep->n_dict_not_in_spm = missing;
+  }
+  if (ef_model_new(&rep->cfg, &m, err, errlen)) goto done;
+  ef_params *p = m->params;
+
+  /* every key is a parameter (canonical or alias) or a buffer */
+  size_t nkeys = ef_pt_len(model);
+  for (size_t i = 0; i < nkeys; i++) {
+    const ef_pt_val *k, *v;
+    ef_pt_entry(model, i, &k, &v);
+    size_t len = 0;
+    const char *key = ef_pt_bytes(k, &len);
+    if (ef_pt_kind_of(k) != EF_PT_STR || strlen(key) != len) {
+      fi_err(err, errlen, "%s: model entry %zu has a %s key, not a string", file, i,
+             ef_pt_kind_name(ef_pt_kind_of(k)));
+      goto done;
+    }
+    rep->n_keys++;
+    if (is_buffer(key)) {
+      rep->n_buffers++;
+      continue;
+    }
+    if (ef_params_find(p, key) < 0) {
+      fi_err(err, errlen, "%s: unexpected model key %s: not a parameter of a %s model with this "
+             "config (cfg.model.arch %s)", file, key,
+             rep->param_type[0] ? rep->param_type : "transformer", rep->arch[0] ? rep->arch : "?");
+      goto done;
+    }
+  }
+  /* canonical keys: the values */
+  int nparams = ef_params_count(p);
+  int64_t maxn = 0;
+  for (int i = 0; i < nparams; i++) {
+    ef_tensor *t = ef_params_tensor(p, i);
+    ef_pt_dtype dt;
+    if (read_key(pt, model, file, ef_params_name(p, i), t, t->data, &dt, err, errlen)) goto done;
+    if (i == 0) snprintf(rep->first_stored_dtype, sizeof rep->first_stored_dtype, "%s",
+                         ef_pt_dtype_name(dt));
+    for (int64_t k = 0; k < t->numel; k++) {
+      if (!isfinite(t->data[k])) {
+        fi_err(err, errlen, "%s: model key %s has a non-finite value (%g) at element %lld", file,
+               ef_params_name(p, i), (double)t->data[k], (long long)k);
+        goto done;
+      }
+    }
+    if (t->numel > maxn) maxn = t->numel;
+    rep->n_canonical++;
+    rep->n_params += t->numel;
+  }
+  /* duplicates: bit-identical to their canonical key */
+  scratch = malloc((size_t)(maxn ? maxn : 1) * sizeof *scratch);
+  if (!scratch) {
+    fi_err(err, errlen, "%s: out of memory", file);
+    goto done;
+  }
+  for (int a = 0; a < ef_params_alias_count(p); a++) {
+    int idx;
+    const char *alias = ef_params_alias_at(p, a, &idx);
+    ef_tensor *t = ef_params_tensor(p, idx);
+    if (read_key(pt, model, file, alias, t, scratch, NULL, err, errlen)) goto done;
+    if (memcmp(scratch, t->data, (size_t)t->numel * sizeof *scratch)) {
+      int64_t k = 0;
+      while (k < t->numel && !memcmp(&scratch[k], &t->data[k], sizeof *scratch)) k++;
+      fi_err(err, errlen, "%s: duplicate key %s differs from its canonical key %s at element %lld "
+             "(%.9g vs %.9g): the checkpoint does not share these parameters as this model does",
+             file, alias, ef_params_name(p, idx), (long long)k, (double)scratch[k],
+             (double)t->data[k]);
+      goto done;
+    }
+    rep->n_aliases++;
+  }
+  if (o->log) {
+    const ef_model_config *c = &rep->cfg;
+    fprintf(o->log, "import: %s (%s, %s): arch %s, parameterisation %s: %d+%d layers, d %d, %d "
+            "heads, FFN %d/%d, LoRA r %d, V %d\n", file, rep->format, rep->first_stored_dtype,
+            rep->arch[0] ? rep->arch : "?", rep->param_type[0] ? rep->param_type : "none",
+            c->encoder_layers, c->decoder_layers, c->embed_dim, c->attention_heads,
+            c->encoder_ffn_dim, c->decoder_ffn_dim,
+            c->layer_adaptation == EF_LA_ADAPTER ? c->lora_rank : 0, c->vocab_size);
+    fprintf(o->log, "import: %lld keys: %lld parameters (%lld values), %lld duplicates "
+            "bit-identical to their canonical key, %lld buffers skipped; V = %d matches %s\n",
+            (long long)rep->n_keys, (long long)rep->n_canonical, (long long)rep->n_params,
+            (long long)rep->n_aliases, (long long)rep->n_buffers, c->vocab_size, o->dict);
+    if (rep->n_dict_not_in_spm >= 0)
+      fprintf(o->log, "import: %s: %lld dictionary symbols are not pieces of this model%s\n",
+              o->spm, (long long)rep->n_dict_not_in_spm,
+              rep->n_dict_not_in_spm ? " (they can never be produced by tokenisation)" : "");
+  }
+  if (o->output) {
+    char text[FI_CONFIG_TEXT_BYTES];
+    ef_config_table tb = {ef_model_keys, ef_model_n_keys, &rep->cfg};
+    if (ef_config_format(&tb, 1, text, sizeof text)) {
+      fi_err(err, errlen, "%s: config too long", file);
+      goto done;
+    }
+    ef_train_state st;
+    ef_ckpt_state_init(&st, 1);
+    if (ef_ckpt_save(o->output, p, text, &st, 0, err, errlen)) goto done;
+    if (o->log) fprintf(o->log, "import: wrote %s\n", o->output);
+  }
+  rc = 0;
+done:
+  free(scratch);
+  ef_model_free(m);
+  rt_spm_free(spm);
+  ef_dict_free(dict);
+  ef_pt_close(pt);
+  return rc;
+}
