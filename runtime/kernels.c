@@ -246,7 +246,7 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
     break;
 #endif
 #ifdef RT_HAVE_NEON
-  case RT_ISA_NEON: k->f32 = rt_f32_neon, k->i8 = rt_i8_neon; break;
+  case RT_ISA_NEON: k->f32 = rt_f32_neon, k->i8 = rt_i8_neon, k->quant = rt_quant_neon; break;
 #endif
   default: break;
   }

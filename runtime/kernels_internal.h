@@ -54,6 +54,36 @@ static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int
   return b ? v + b[n] : v;
 }
 
+/* The column loop shared by every vector path (inside a kernel with parameters M, n0, n1): tiles of NR weight rows (nrb, then 4, 2, 1 at the
+ * edge), and for each, blocks of up to MRMAX activation rows. TILE(mr, nr) expands to a call. */
+#define COLUMN_LOOP(MRMAX, nrb, TILE)                                                          \
+  for (int n = n0; n < n1;) {                                                                  \
+    int left = n1 - n;                                                                         \
+    int nr = left >= nrb ? nrb : left >= 4 ? 4 : left >= 2 ? 2 : 1;                            \
+    for (int i = 0; i < M;) {                                                                  \
+      int mr = M - i >= MRMAX ? MRMAX : M - i;                                                 \
+      switch (mr * 16 + nr) {                                                                  \
+      case 0x18: TILE(1, 8); break;                                                            \
+      case 0x14: TILE(1, 4); break;                                                            \
+      case 0x12: TILE(1, 2); break;                                                            \
+      case 0x11: TILE(1, 1); break;                                                            \
+      case 0x28: TILE(2, 8); break;                                                            \
+      case 0x24: TILE(2, 4); break;                                                            \
+      case 0x22: TILE(2, 2); break;                                                            \
+      case 0x21: TILE(2, 1); break;                                                            \
+      case 0x34: TILE(3, 4); break;                                                            \
+      case 0x32: TILE(3, 2); break;                                                            \
+      case 0x31: TILE(3, 1); break;                                                            \
+      case 0x44: TILE(4, 4); break;                                                            \
+      case 0x42: TILE(4, 2); break;                                                            \
+      case 0x41: TILE(4, 1); break;                                                            \
+      default: __builtin_unreachable();                                                        \
+      }                                                                                        \
+      i += mr;                                                                                 \
+    }                                                                                          \
+    n += nr;                                                                                   \
+  }
+
 void rt_f32_portable(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                      int n0, int n1);
 void rt_quant_portable(const float *x, int K, int8_t *q, size_t ld, float *scale);
@@ -85,6 +115,7 @@ void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int 
 
 #if defined(__aarch64__)
 #define RT_HAVE_NEON 1
+void rt_quant_neon(const float *x, int K, int8_t *q, size_t ld, float *scale);
 void rt_f32_neon(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                  int n0, int n1);
 void rt_i8_neon(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,

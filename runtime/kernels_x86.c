@@ -171,36 +171,6 @@ INLINE T_AVX2 void f32_tile_avx2(const float *x, int K, const float *w, const fl
   }
 }
 
-/* The column loop shared by every path: tiles of NR weight rows (nrb, then 4, 2, 1 at the
- * edge), and for each, blocks of up to MRMAX activation rows. TILE(mr, nr) expands to a call. */
-#define COLUMN_LOOP(MRMAX, nrb, TILE)                                                          \
-  for (int n = n0; n < n1;) {                                                                  \
-    int left = n1 - n;                                                                         \
-    int nr = left >= nrb ? nrb : left >= 4 ? 4 : left >= 2 ? 2 : 1;                            \
-    for (int i = 0; i < M;) {                                                                  \
-      int mr = M - i >= MRMAX ? MRMAX : M - i;                                                 \
-      switch (mr * 16 + nr) {                                                                  \
-      case 0x18: TILE(1, 8); break;                                                            \
-      case 0x14: TILE(1, 4); break;                                                            \
-      case 0x12: TILE(1, 2); break;                                                            \
-      case 0x11: TILE(1, 1); break;                                                            \
-      case 0x28: TILE(2, 8); break;                                                            \
-      case 0x24: TILE(2, 4); break;                                                            \
-      case 0x22: TILE(2, 2); break;                                                            \
-      case 0x21: TILE(2, 1); break;                                                            \
-      case 0x34: TILE(3, 4); break;                                                            \
-      case 0x32: TILE(3, 2); break;                                                            \
-      case 0x31: TILE(3, 1); break;                                                            \
-      case 0x44: TILE(4, 4); break;                                                            \
-      case 0x42: TILE(4, 2); break;                                                            \
-      case 0x41: TILE(4, 1); break;                                                            \
-      default: __builtin_unreachable();                                                        \
-      }                                                                                        \
-      i += mr;                                                                                 \
-    }                                                                                          \
-    n += nr;                                                                                   \
-  }
-
 T_512 void rt_f32_avx512(const float *x, int M, int K, const float *W, const float *b, float *y,
                          int N, int n0, int n1) {
   /* few rows (decoder GEMV): 8 weight rows in flight; else 4×4 tiles */

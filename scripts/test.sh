@@ -11,4 +11,7 @@ for tree in build build-asan; do
   echo "== ctest in $tree =="
   ctest --test-dir "$tree" --output-on-failure -j 2 || status=1
 done
+# runtime/ cross-built for aarch64 and run under qemu (installs the cross toolchain if missing)
+echo "== runtime on aarch64 (qemu) =="
+bash scripts/test_aarch64.sh || status=1
 exit $status

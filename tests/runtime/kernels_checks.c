@@ -312,7 +312,8 @@ int kc_quantize_roundtrip(void) {
     double m = 0;
     int32_t s = 0;
     int hit = 0;
-    for (int c = 0; c < cols; c++) m = fmax(m, fabs(wr[c]));
+    for (int c = 0; c < cols; c++)
+      if (fabs(wr[c]) > m) m = fabs(wr[c]);
     if (m == 0.0 && scale[r] != 1.0f) fails++, fprintf(stderr, "  zero row scale %g\n", scale[r]);
     if (m > 0.0 && fabs(scale[r] - m / 127.0) > 1e-6 * m / 127.0)
       fails++, fprintf(stderr, "  row %d scale %g want %g\n", r, scale[r], m / 127.0);
