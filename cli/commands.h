@@ -13,18 +13,22 @@ typedef struct ef_command {
 
 int cmd_demo(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
 
 #define EF_COMMANDS                                                                    \
   {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
    cmd_demo},                                                                          \
   {"export", "write a checkpoint as an .efm device model (int8 or fp32, tokenizer inside)",   \
    cmd_export},                                                                        \
+  {"generate", "beam search over a prepared split, fairseq-generate lines, BLEU and chrF",  \
+   cmd_generate},                                                                      \
   {"import", "import a fairseq checkpoint (EdgeLM .pt) as an HDF5 checkpoint",               \
    cmd_import},                                                                        \
   {"info", "sharing table, unique parameters and multiply-adds of a model config",          \
@@ -36,6 +40,8 @@ int cmd_train(int argc, char **argv);
   {"tokenize", "SentencePiece-encode (or --decode) stdin to stdout, one line per line",   \
    cmd_tokenize},                                                                      \
   {"train", "train or fine-tune a model (fairseq-train habits, HDF5 checkpoints)",         \
-   cmd_train},
+   cmd_train},                                                                         \
+  {"translate", "translate stdin lines to stdout with a checkpoint (beam search)",          \
+   cmd_translate},
 
 #endif

@@ -83,6 +83,14 @@ int ef_ckpt_load(const char *path, ef_params *p, ef_train_state *st, char **conf
 /* Read only the INI text (to build the model before loading). *config_ini_text is malloc'd. */
 int ef_ckpt_read_config(const char *path, char **config_ini_text, char *err, size_t errlen);
 
+/* A model built from the checkpoint's stored config with its parameters loaded (optimizer state
+ * ignored); *to receives the stored [data]/[optim]/[train] options. 0, or -1 with a message
+ * naming the file. Free with ef_model_free. (checkpoint_model.c) */
+struct ef_train_options;
+struct ef_model;
+int ef_ckpt_load_model(const char *path, struct ef_model **out, struct ef_train_options *to, char *err,
+                       size_t errlen);
+
 /* ---- checkpoint folders (checkpoint_files.c) ------------------------------------------------ */
 
 #define EF_CKPT_LAST_NAME "checkpoint_last.h5"
