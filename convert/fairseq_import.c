@@ -332,9 +332,9 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
       continue;
     }
     if (ef_params_find(p, key) < 0) {
-      fi_err(err, errlen, "%s: unexpected model key %s: not a parameter of a %s model with this "
-             "config (cfg.model.arch %s)", file, key,
-             rep->param_type[0] ? rep->param_type : "transformer", rep->arch[0] ? rep->arch : "?");
+      fi_err(err, errlen, "%s: unexpected model key %s: not a parameter of the model cfg.model "
+             "describes (arch %s, model_param_type '%s')", file, key,
+             rep->arch[0] ? rep->arch : "?", rep->param_type);
       goto done;
     }
   }
