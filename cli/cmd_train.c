@@ -37,15 +37,15 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "error: %s\n", err);
     return 1;
   }
+  const char *best = o.best_checkpoint_metric == EF_BEST_BLEU ? "BLEU" : "loss";
   if (isnan(r.first_train_loss) && !r.interrupted)
     printf("done: nothing to train, the checkpoint is already at update %lld (max_update %d); "
-           "best valid loss %.3f bits per target token\n",
-           r.num_updates, o.max_update, r.best_valid_loss);
+           "best valid %s %.3f\n", r.num_updates, o.max_update, best, r.best_valid_loss);
   else
     printf("done: %lld updates (epoch %lld); train loss %.3f -> %.3f; valid loss %.3f, nll_loss "
-           "%.3f, ppl %.2f; best valid loss %.3f (losses in bits per target token)\n",
+           "%.3f, ppl %.2f; best valid %s %.3f (losses in bits per target token)\n",
            r.num_updates, r.epoch, r.first_train_loss, r.last_train_loss, r.last_valid_loss,
-           r.last_valid_nll, pow(2.0, r.last_valid_nll), r.best_valid_loss);
+           r.last_valid_nll, pow(2.0, r.last_valid_nll), best, r.best_valid_loss);
   printf("checkpoints: %s/checkpoint_{last,best}.h5  log: %s/metrics.jsonl  plot: %s/curves.svg\n",
          o.save_dir, o.save_dir, o.save_dir);
   return r.interrupted ? 130 : 0;

@@ -59,11 +59,13 @@ static void json(ef_logger *l, const char *kind, const char *subset, const ef_lo
           "{\"type\": \"%s\"%s%s%s, \"epoch\": %lld, \"num_updates\": %lld, \"loss\": %.6g, "
           "\"nll_loss\": %.6g, \"ppl\": %.6g, \"wps\": %.6g, \"ups\": %.6g, \"wpb\": %.6g, "
           "\"bsz\": %.6g, \"lr\": %.6g, \"gnorm\": %.6g, \"clip\": %.6g, \"train_wall\": %.6g, "
-          "\"wall\": %.6g}\n",
+          "\"wall\": %.6g",
           kind, subset ? ", \"subset\": \"" : "", subset ? subset : "", subset ? "\"" : "",
           (long long)s->epoch, (long long)s->num_updates, s->loss, s->nll_loss,
           pow(2.0, s->nll_loss), s->wps, s->ups, s->wpb, s->bsz, s->lr, s->gnorm, s->clip,
           s->train_wall, s->wall);
+  if (s->has_bleu) fprintf(l->jsonl, ", \"bleu\": %.6g, \"chrf\": %.6g", s->bleu, s->chrf);
+  fputs("}\n", l->jsonl);
   if (fflush(l->jsonl)) {
     fprintf(stderr, "warning: %s: write failed; metrics are no longer recorded\n", l->metrics_path);
     fclose(l->jsonl);
@@ -84,12 +86,14 @@ void ef_log_train(ef_logger *l, const ef_log_stats *s) {
   if (l->n_train < EF_LOG_MAX_POINTS) l->train[l->n_train++] = (point){(double)s->num_updates, s->loss};
 }
 
-void ef_log_valid(ef_logger *l, const char *subset, const ef_log_stats *s, double best_loss) {
+void ef_log_valid(ef_logger *l, const char *subset, const ef_log_stats *s, double best,
+                  int best_is_bleu) {
   clear_bar(l);
-  printf("epoch %03lld | valid on '%s' subset | loss %.3f | nll_loss %.3f | ppl %.2f | wps %.0f | "
-         "wpb %.1f | bsz %.1f | num_updates %lld | best_loss %.3f\n",
-         (long long)s->epoch, subset, s->loss, s->nll_loss, pow(2.0, s->nll_loss), s->wps, s->wpb,
-         s->bsz, (long long)s->num_updates, best_loss);
+  printf("epoch %03lld | valid on '%s' subset | loss %.3f | nll_loss %.3f | ppl %.2f | ",
+         (long long)s->epoch, subset, s->loss, s->nll_loss, pow(2.0, s->nll_loss));
+  if (s->has_bleu) printf("bleu %.2f | chrf %.2f | ", s->bleu, s->chrf);
+  printf("wps %.0f | wpb %.1f | bsz %.1f | num_updates %lld | best_%s %.3f\n", s->wps, s->wpb,
+         s->bsz, (long long)s->num_updates, best_is_bleu ? "bleu" : "loss", best);
   fflush(stdout);
   json(l, "valid", subset, s);
   if (l->n_valid < EF_LOG_MAX_POINTS) l->valid[l->n_valid++] = (point){(double)s->num_updates, s->loss};

@@ -13,6 +13,8 @@ typedef struct ef_log_stats {
   double loss, nll_loss; /* base 2, per target token */
   double wps, ups, wpb, bsz, lr, gnorm, clip, train_wall, wall;
   int64_t num_updates, epoch, batch_in_epoch, batches_in_epoch;
+  double bleu, chrf; /* validation only; NaN (or 0 in a zeroed struct with has_bleu 0) = absent */
+  int has_bleu;
 } ef_log_stats;
 
 typedef struct ef_logger ef_logger;
@@ -22,7 +24,9 @@ typedef struct ef_logger ef_logger;
 ef_logger *ef_logger_new(const char *save_dir, int progress, char *err, size_t errlen);
 void ef_logger_free(ef_logger *l);
 void ef_log_train(ef_logger *l, const ef_log_stats *s);
-void ef_log_valid(ef_logger *l, const char *subset, const ef_log_stats *s, double best_loss);
+/* best: the best validation loss, or the best BLEU when s->has_bleu and bleu is the metric */
+void ef_log_valid(ef_logger *l, const char *subset, const ef_log_stats *s, double best,
+                  int best_is_bleu);
 void ef_log_progress(ef_logger *l, const ef_log_stats *s);
 /* Rewrite the SVG plot (temporary file + rename). */
 int ef_log_plot(ef_logger *l, char *err, size_t errlen);

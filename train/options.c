@@ -54,6 +54,12 @@ const ef_key ef_train_keys[] = {
     K("train", reset_dataloader, EF_KEY_BOOL, 0, 1, NULL, "do not restore the data position"),
     K("train", no_progress_bar, EF_KEY_BOOL, 0, 1, NULL, "no progress bar even on a terminal"),
     K("train", best_checkpoint_metric, EF_KEY_ENUM, 0, 0, best_choices, "what checkpoint_best.h5 optimises"),
+    K("train", eval_bleu, EF_KEY_BOOL, 0, 1, NULL, "BLEU of beam search on the valid split at every validation"),
+    K("train", eval_bleu_beam, EF_KEY_INT, 1, 256, NULL, "beam of validation BLEU"),
+    K("train", eval_bleu_max_len_a, EF_KEY_FLOAT, 0, 1e6, NULL, "max length a of validation BLEU"),
+    K("train", eval_bleu_max_len_b, EF_KEY_INT, 0, 1e6, NULL, "max length b of validation BLEU"),
+    K("train", eval_bleu_lenpen, EF_KEY_FLOAT, -100, 100, NULL, "length penalty of validation BLEU"),
+    K("train", eval_bleu_max_sentences, EF_KEY_INT, 0, 2147483647, NULL, "validation BLEU on the first N valid sentences (0: all)"),
 };
 const int ef_train_n_keys = (int)(sizeof ef_train_keys / sizeof ef_train_keys[0]);
 
@@ -77,6 +83,10 @@ void ef_train_options_default(ef_train_options *o) {
   o->log_interval = 100;
   o->seed = 1;
   o->max_nonfinite = 10;
+  o->eval_bleu_beam = 5;
+  o->eval_bleu_max_len_a = 1.2f; /* fairseq's usual --eval-bleu-args */
+  o->eval_bleu_max_len_b = 10;
+  o->eval_bleu_lenpen = 1.0f;
 }
 
 int ef_train_options_check(const ef_train_options *o, char *err, size_t errlen) {

@@ -31,6 +31,10 @@ typedef struct ef_train_options {
   int keep_interval_updates, patience, log_interval, seed, threads, max_nonfinite;
   int reset_optimizer, reset_lr_scheduler, reset_dataloader, no_progress_bar;
   int best_checkpoint_metric; /* ef_best_metric */
+  /* validation BLEU (fairseq --eval-bleu): beam search over the valid split at every
+   * validation; on by itself with best_checkpoint_metric = bleu */
+  int eval_bleu, eval_bleu_beam, eval_bleu_max_len_b, eval_bleu_max_sentences;
+  float eval_bleu_max_len_a, eval_bleu_lenpen;
 } ef_train_options;
 
 extern const ef_key ef_train_keys[];

@@ -25,6 +25,8 @@
 #include "optim/schedule.h"
 #include "train/checkpoint.h"
 #include "train/log.h"
+#include "eval/generate.h"
+#include "model/to_runtime.h"
 
 #define EF_TRAIN_ARENA (64u << 20)
 #define EF_TRAIN_MAX_NODES 65536
@@ -53,6 +55,10 @@ typedef struct {
   char config_text[EF_TRAIN_CONFIG_TEXT];
   int64_t bad_validations; /* validations without improvement, for patience */
   double t_start;
+  /* validation BLEU: the runtime view of the live parameters and the text codec */
+  int eval_bleu;
+  rt_model *rt;
+  ef_codec codec;
 } trainer;
 
 /* Forward (+ backward) of one batch; adds loss/nll (natural log, summed) and counts. */
@@ -76,8 +82,9 @@ static int run_batch(trainer *t, const ef_batch *b, int train, uint64_t rng_step
   return 0;
 }
 
-static double validate(trainer *t, int64_t epoch, double *nll_out, char *err, size_t errlen,
-                       int *failed) {
+/* Loss (and BLEU) on the valid split; returns the metric of best_checkpoint_metric. */
+static double validate(trainer *t, int64_t epoch, double *nll_out, double *loss_out, char *err,
+                       size_t errlen, int *failed) {
   double loss = 0, nll = 0, t0 = now();
   int64_t ntok = 0, nsent = 0, nb = 0;
   ef_batch b;
@@ -90,11 +97,33 @@ static double validate(trainer *t, int64_t epoch, double *nll_out, char *err, si
                     .wps = (double)ntok / (now() - t0), .wpb = (double)ntok / (double)nb,
                     .bsz = (double)nsent / (double)nb, .num_updates = t->st.num_updates,
                     .epoch = epoch, .wall = now() - t->t_start};
-  double best = t->st.best_metric;
-  if (isnan(best) || s.loss < best) best = s.loss;
-  ef_log_valid(t->log, "valid", &s, best);
+  int by_bleu = t->o->best_checkpoint_metric == EF_BEST_BLEU;
+  if (t->eval_bleu) {
+    ef_gen_opts g;
+    ef_gen_opts_default(&g);
+    g.beam = t->o->eval_bleu_beam;
+    g.max_len_a = t->o->eval_bleu_max_len_a;
+    g.max_len_b = t->o->eval_bleu_max_len_b;
+    g.lenpen = t->o->eval_bleu_lenpen;
+    g.max_sentences = t->o->eval_bleu_max_sentences;
+    g.truncate_source = 1; /* the valid split was already checked against the model */
+    g.quiet = 1;
+    ef_gen_result r;
+    char msg[512];
+    if (ef_generate_dataset(t->rt, &t->codec, &t->valid, &g, NULL, &r, msg, sizeof msg)) {
+      snprintf(err, errlen, "validation BLEU: %s", msg);
+      return *failed = 1, NAN;
+    }
+    s.bleu = r.bleu.score;
+    s.chrf = r.chrf;
+    s.has_bleu = 1;
+  }
+  double metric = by_bleu ? s.bleu : s.loss, best = t->st.best_metric;
+  if (isnan(best) || (by_bleu ? metric > best : metric < best)) best = metric;
+  ef_log_valid(t->log, "valid", &s, best, by_bleu);
   *nll_out = s.nll_loss;
-  return s.loss;
+  *loss_out = s.loss;
+  return metric;
 }
 
 static int save(trainer *t, int best, int interval, char *err, size_t errlen) {
@@ -115,10 +144,11 @@ static int save(trainer *t, int best, int interval, char *err, size_t errlen) {
 static int validate_and_save(trainer *t, ef_train_result *res, int64_t epoch, int interval,
                              char *err, size_t errlen) {
   int failed = 0;
-  double v = validate(t, epoch, &res->last_valid_nll, err, errlen, &failed);
+  double v = validate(t, epoch, &res->last_valid_nll, &res->last_valid_loss, err, errlen, &failed);
   if (failed) return -1;
-  res->last_valid_loss = v;
-  int best = isnan(t->st.best_metric) || v < t->st.best_metric;
+  if (t->eval_bleu) res->last_valid_bleu = v;
+  int by_bleu = t->o->best_checkpoint_metric == EF_BEST_BLEU;
+  int best = isnan(t->st.best_metric) || (by_bleu ? v > t->st.best_metric : v < t->st.best_metric);
   if (best) {
     t->st.best_metric = v;
     t->st.best_update = t->st.num_updates;
@@ -189,6 +219,8 @@ static void trainer_free(trainer *t) {
   ef_dataset_release(&t->train);
   ef_dataset_release(&t->valid);
   ef_dict_free(t->dict);
+  rt_model_free(t->rt);
+  ef_codec_close(&t->codec);
   ef_ctx_free(t->ctx);
   ef_model_free(t->model);
 }
@@ -266,6 +298,19 @@ static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
   } else if (o->restore_file[0]) {
     return snprintf(err, errlen, "%s: no such checkpoint", o->restore_file), -1;
   }
+  t->eval_bleu = o->eval_bleu || o->best_checkpoint_metric == EF_BEST_BLEU;
+  if (t->eval_bleu) {
+    char spm[EF_PATH_MAX + 32], sd[EF_PATH_MAX + 64], td[EF_PATH_MAX + 64];
+    snprintf(spm, sizeof spm, "%s/spm.model", o->data);
+    snprintf(sd, sizeof sd, "%s/dict.%s.txt", o->data, o->source_lang);
+    snprintf(td, sizeof td, "%s/dict.%s.txt", o->data, o->target_lang);
+    if (access(spm, R_OK))
+      return snprintf(err, errlen, "validation BLEU needs %s (the SentencePiece model of the "
+                      "data) to detokenise", spm), -1;
+    if (ef_codec_open(&t->codec, spm, sd, td, err, errlen) ||
+        ef_model_to_runtime(t->model, &t->rt, err, errlen))
+      return -1;
+  }
   t->log = ef_logger_new(o->save_dir, !o->no_progress_bar, err, errlen);
   return t->log ? 0 : -1;
 }
@@ -275,7 +320,7 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
   trainer t;
   memset(&t, 0, sizeof t);
   memset(res, 0, sizeof *res);
-  res->best_valid_loss = res->last_valid_loss = res->last_valid_nll = NAN;
+  res->best_valid_loss = res->last_valid_loss = res->last_valid_nll = res->last_valid_bleu = NAN;
   res->first_train_loss = NAN;
   t.o = o;
   t.t_start = now();

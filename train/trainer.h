@@ -13,6 +13,8 @@ typedef struct ef_train_result {
   long long num_updates, epoch;
   double best_valid_loss, last_valid_loss; /* base 2 per target token; NAN if never validated */
   double last_valid_nll;                    /* plain NLL of the last validation (ppl = 2^nll) */
+  double last_valid_bleu;                   /* with eval_bleu; NAN otherwise */
+  /* best_valid_loss holds the best BLEU when best_checkpoint_metric = bleu */
   double first_train_loss, last_train_loss;
   int interrupted; /* stopped by a signal (checkpoint_last.h5 was written) */
 } ef_train_result;
