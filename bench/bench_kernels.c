@@ -7,7 +7,7 @@
  * ~2 ms have passed. Prints medians: GFLOP/s for fp32 and GOP/s for int8 (2·M·N·K per call,
  * activation quantisation included in the int8 time) and the ratios to OpenBLAS.
  *
- * Usage: bench_kernels [repetitions]   (EF_RUNTIME_ISA=portable|avx2|avx512|avx512vnni caps
+ * Usage: bench_kernels [repetitions [M ...]]   (default M = 1 5 30 150; EF_RUNTIME_ISA=portable|avx2|avx512|avx512vnni caps
  * the ISA; the one used is printed) */
 #include <cblas.h>
 #include <stdio.h>
@@ -42,8 +42,17 @@ static const struct {
 } SHAPES[] = {{512, 512, "q/k/v/out"}, {2048, 512, "fc1, output proj"}, {512, 2048, "fc2"},
               {128, 512, "adapter down"}, {512, 128, "adapter up"}, {32, 512, "lora down"},
               {512, 32, "lora up"}};
-static const int MS[] = {1, 5, 30, 150};
+static int MS[16] = {1, 5, 30, 150}, NM = 4;
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static void *amalloc(size_t n) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, n) != 0) {
+    fprintf(stderr, "error: bench_kernels: out of memory\n");
+    exit(1);
+  }
+  return p;
+}
 
 enum { V_F32_1, V_F32_2, V_I8_1, V_I8_2, V_BLAS, NV };
 static const char *VNAME[NV] = {"f32 1T", "f32 2T", "i8 1T", "i8 2T", "sgemm 1T"};
@@ -72,6 +81,11 @@ static void run(const bench *s, int v) {
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 7;
   if (reps < 1) reps = 1;
+  if (argc > 2) {
+    NM = 0;
+    for (int a = 2; a < argc && NM < 16; a++)
+      if (atoi(argv[a]) >= 1 && atoi(argv[a]) <= 150) MS[NM++] = atoi(argv[a]);
+  }
   ef_blas_init(); /* OpenBLAS's AVX-512 kernels on this CPU, single-threaded */
   openblas_set_num_threads(1);
   rt_isa isa = rt_isa_detect();
@@ -89,9 +103,10 @@ int main(int argc, char **argv) {
          "i8 2/1");
 
   int maxN = 2048, maxK = 2048, maxM = 150;
-  float *x = malloc((size_t)maxM * maxK * sizeof *x), *w = malloc((size_t)maxN * maxK * sizeof *w);
-  float *b = malloc((size_t)maxN * sizeof *b), *y = malloc((size_t)maxM * maxN * sizeof *y);
-  int8_t *q = malloc((size_t)maxN * maxK);
+  /* 64-byte aligned, as tensors in a .efm file and the decoder's buffers are */
+  float *x = amalloc((size_t)maxM * maxK * sizeof *x), *w = amalloc((size_t)maxN * maxK * sizeof *w);
+  float *b = amalloc((size_t)maxN * sizeof *b), *y = amalloc((size_t)maxM * maxN * sizeof *y);
+  int8_t *q = amalloc((size_t)maxN * maxK);
   float *ws = malloc((size_t)maxN * sizeof *ws);
   int32_t *rs = malloc((size_t)maxN * sizeof *rs);
   for (size_t i = 0; i < (size_t)maxM * maxK; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
@@ -107,7 +122,7 @@ int main(int argc, char **argv) {
     s.Wf = (rt_mat){.rows = N, .cols = K, .dtype = RT_F32, .f = w};
     s.Wq = (rt_mat){.rows = N, .cols = K, .dtype = RT_I8, .q = q, .scale = ws, .rowsum = rs};
     s.x = x, s.b = b, s.y = y, s.N = N, s.K = K;
-    for (int mi = 0; mi < LEN(MS); mi++) {
+    for (int mi = 0; mi < NM; mi++) {
       s.M = MS[mi];
       double ops = 2.0 * s.M * N * K;
       int calls[NV];

@@ -242,7 +242,7 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
     k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512, k->quant = rt_quant_avx512;
     break;
   case RT_ISA_AVX512_VNNI:
-    k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512vnni, k->quant = rt_quant_avx512;
+    k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512vnni, k->quant = rt_quant_avx512_u8;
     break;
 #endif
 #ifdef RT_HAVE_NEON

@@ -21,7 +21,7 @@ typedef void (*rt_f32_fn)(const float *x, int M, int K, const float *W, const fl
                           int N, int n0, int n1);
 
 /* int8: xq [M, ldq] quantised activations (int8 in [-127,127], zero-padded to ldq, a multiple
- * of RT_KPAD), xs[M] their scales, Wq [N,K] int8 weights with per-row scales ws[N] and
+ * of RT_KPAD; for rt_i8_avx512vnni stored as unsigned x + 128, see rt_quant_avx512_u8), xs[M] their scales, Wq [N,K] int8 weights with per-row scales ws[N] and
  * rowsum[N] = Σ_k Wq[n,k]. Computes the exact int32 dot d = Σ_k xq[i,k]·Wq[n,k] and stores
  * rt_i8_out(d, xs[i], ws[n], b, n) into y[i, n], n0 <= n < n1. */
 typedef void (*rt_i8_fn)(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
@@ -77,6 +77,12 @@ static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int
       case 0x44: TILE(4, 4); break;                                                            \
       case 0x42: TILE(4, 2); break;                                                            \
       case 0x41: TILE(4, 1); break;                                                            \
+      case 0x54: TILE(MRMAX >= 5 ? 5 : 1, 4); break;                                                            \
+      case 0x52: TILE(MRMAX >= 5 ? 5 : 1, 2); break;                                                            \
+      case 0x51: TILE(MRMAX >= 5 ? 5 : 1, 1); break;                                                            \
+      case 0x64: TILE(MRMAX >= 6 ? 6 : 1, 4); break;                                                            \
+      case 0x62: TILE(MRMAX >= 6 ? 6 : 1, 2); break;                                                            \
+      case 0x61: TILE(MRMAX >= 6 ? 6 : 1, 1); break;                                                            \
       default: __builtin_unreachable();                                                        \
       }                                                                                        \
       i += mr;                                                                                 \
@@ -98,6 +104,8 @@ void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
 int rt_x86_supports(int isa);
 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale);
 void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *scale);
+/* the same bytes xor 0x80 (unsigned x + 128), for rt_i8_avx512vnni */
+void rt_quant_avx512_u8(const float *x, int K, int8_t *q, size_t ld, float *scale);
 void rt_f32_avx2(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                  int n0, int n1);
 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,

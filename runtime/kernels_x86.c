@@ -66,41 +66,50 @@ INLINE T_512 __m256i fold512i(__m512i a) {
   return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
 }
 
+/* rt_i8_out for four outputs: the same two IEEE products and sum, in the same order (int32 to
+ * float conversion rounds to nearest even in both; -ffp-contract=off keeps them unfused). */
+INLINE T_AVX2 void i8_out4(__m128i d, float xs, const float *ws, const float *b, float *y) {
+  __m128 s = _mm_mul_ps(_mm_set1_ps(xs), _mm_loadu_ps(ws));
+  __m128 v = _mm_mul_ps(_mm_cvtepi32_ps(d), s);
+  if (b) v = _mm_add_ps(v, _mm_loadu_ps(b));
+  _mm_storeu_ps(y, v);
+}
+
 /* ---- fp32 tiles ---- */
 
 /* y[i, j] = Σ_k x[i,k]·w[j,k] (+ b[j]) for i < MR, j < NR (constants after inlining) */
 INLINE T_512 void f32_tile_512(const float *x, int K, const float *w, const float *b, float *y,
                                int N, const int MR, const int NR) {
-  __m512 acc[4][8];
-#pragma GCC unroll 4
+  __m512 acc[6][8];
+#pragma GCC unroll 6
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
   int k = 0;
   for (; k + 16 <= K; k += 16) {
-    __m512 xv[4];
-#pragma GCC unroll 4
+    __m512 xv[6];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) xv[i] = _mm512_loadu_ps(x + (size_t)i * K + k);
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) {
       __m512 wv = _mm512_loadu_ps(w + (size_t)j * K + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
       for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
     }
   }
   if (k < K) {
     __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
-    __m512 xv[4];
-#pragma GCC unroll 4
+    __m512 xv[6];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) xv[i] = _mm512_maskz_loadu_ps(m, x + (size_t)i * K + k);
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) {
       __m512 wv = _mm512_maskz_loadu_ps(m, w + (size_t)j * K + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
       for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int i = 0; i < MR; i++) {
     float *yi = y + (size_t)i * N;
     if (NR >= 4) {
@@ -178,7 +187,7 @@ T_512 void rt_f32_avx512(const float *x, int M, int K, const float *W, const flo
 #define TILE(MR, NR)                                                                           \
   f32_tile_512(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL, y + (size_t)i * N + n, \
                N, MR, NR)
-  COLUMN_LOOP(4, nrb, TILE)
+  COLUMN_LOOP(6, nrb, TILE)
 #undef TILE
 }
 
@@ -202,15 +211,14 @@ T_AVX2 void rt_f32_avx2(const float *x, int M, int K, const float *W, const floa
  * (AVX2) in the K tail. Each tile produces exact int32 dot products d[i][j] and hands them to
  * the shared epilogue rt_i8_out. */
 
-/* VNNI: vpdpbusd multiplies unsigned by signed bytes, so x is shifted to u = x + 128 (a xor
- * with 0x80) and Σ u·w = Σ x·w + 128·rowsum(w); the correction uses rt_mat.rowsum. Padded x
- * bytes become 128 but meet masked-off (zero) weights. */
+/* VNNI: vpdpbusd multiplies unsigned by signed bytes, so the quantiser of this path
+ * (rt_quant_avx512_u8) stores u = x + 128 (x xor 0x80) and Σ u·w = Σ x·w + 128·rowsum(w); the
+ * correction uses rt_mat.rowsum. Padding bytes (128) meet masked-off (zero) weights. */
 INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, int K,
                                 const int8_t *w, const float *ws, const int32_t *rs,
                                 const float *b, int n, float *y, int N, const int MR,
                                 const int NR) {
   __m512i acc[4][8];
-  const __m512i flip = _mm512_set1_epi8((char)0x80);
 #pragma GCC unroll 4
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
@@ -220,7 +228,7 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
     __m512i xv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
-      xv[i] = _mm512_xor_si512(_mm512_load_si512((const void *)(x + i * ldq + k)), flip);
+      xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) {
       __m512i wv = _mm512_loadu_si512((const void *)(w + (size_t)j * K + k));
@@ -233,7 +241,7 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
     __m512i xv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
-      xv[i] = _mm512_xor_si512(_mm512_load_si512((const void *)(x + i * ldq + k)), flip);
+      xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) {
       __m512i wv = _mm512_maskz_loadu_epi8(m, w + (size_t)j * K + k);
@@ -244,12 +252,22 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
 #pragma GCC unroll 4
   for (int i = 0; i < MR; i++) {
     float *yi = y + (size_t)i * N;
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; j++) {
-      /* unsigned arithmetic: the wrap-around is the exact two's-complement result */
-      uint32_t u = (uint32_t)_mm512_reduce_add_epi32(acc[i][j]);
-      int32_t d = (int32_t)(u - 128u * (uint32_t)rs[n + j]);
-      yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+    if (NR >= 4) {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j += 4) {
+        __m128i u = hsum4i_256(fold512i(acc[i][j]), fold512i(acc[i][j + 1]),
+                               fold512i(acc[i][j + 2]), fold512i(acc[i][j + 3]));
+        /* exact: the int32 wrap-around of the shifted sum and of 128·rowsum cancel */
+        __m128i d = _mm_sub_epi32(u, _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(rs + n + j)), 7));
+        i8_out4(d, xs[i], ws + n + j, b ? b + n + j : NULL, yi + n + j);
+      }
+    } else {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j++) {
+        uint32_t u = (uint32_t)_mm512_reduce_add_epi32(acc[i][j]);
+        int32_t d = (int32_t)(u - 128u * (uint32_t)rs[n + j]);
+        yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+      }
     }
   }
 }
@@ -288,10 +306,19 @@ INLINE T_512 void i8_tile_512(const int8_t *x, size_t ldq, const float *xs, int 
 #pragma GCC unroll 4
   for (int i = 0; i < MR; i++) {
     float *yi = y + (size_t)i * N;
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; j++) {
-      int32_t d = _mm512_reduce_add_epi32(acc[i][j]);
-      yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+    if (NR >= 4) {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j += 4) {
+        __m128i d = hsum4i_256(fold512i(acc[i][j]), fold512i(acc[i][j + 1]),
+                               fold512i(acc[i][j + 2]), fold512i(acc[i][j + 3]));
+        i8_out4(d, xs[i], ws + n + j, b ? b + n + j : NULL, yi + n + j);
+      }
+    } else {
+#pragma GCC unroll 2
+      for (int j = 0; j < NR; j++) {
+        int32_t d = _mm512_reduce_add_epi32(acc[i][j]);
+        yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+      }
     }
   }
 }
@@ -380,7 +407,9 @@ T_AVX2 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int
  * maximum, when the first is NaN); the division is IEEE in both; the clamp happens in float
  * before the conversion, whose rounding is the default round-to-nearest-even of MXCSR. */
 
-T_512 void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+/* flip: store q ^ 0x80 = q + 128 as unsigned bytes (the operand vpdpbusd wants), padding 0x80 */
+INLINE T_512 void quant_512(const float *x, int K, int8_t *q, size_t ld, float *scale,
+                            const int flip) {
   __m512 m = _mm512_setzero_ps();
   int k = 0;
   for (; k + 16 <= K; k += 16)
@@ -395,10 +424,18 @@ T_512 void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *s
     __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
     v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
     __m512i i = _mm512_maskz_mov_epi32(ord, _mm512_cvtps_epi32(v));
+    if (flip) i = _mm512_xor_si512(i, _mm512_set1_epi32(0x80));
     _mm512_mask_cvtepi32_storeu_epi8(q + k, mk, i);
   }
-  for (k = K; k < (int)ld; k++) q[k] = 0;
+  for (k = K; k < (int)ld; k++) q[k] = flip ? (int8_t)-128 : 0;
   *scale = s;
+}
+
+T_512 void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  quant_512(x, K, q, ld, scale, 0);
+}
+T_512 void rt_quant_avx512_u8(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  quant_512(x, K, q, ld, scale, 1);
 }
 
 T_AVX2 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale) {
