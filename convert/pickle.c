@@ -418,12 +418,35 @@ static ef_pt_val *rebuild_tensor(unpickler *u, ef_pt_val *args) {
       else last += k * st;
     }
     if (outside || last >= s->numel) {
-      fail(u, "tensor view (offset %lld, %d dims) reaches element %lld of storage '%s' which "
-           "has %lld", (long long)off, t->ndim, (long long)last, s->key, (long long)s->numel);
+      fail(u, "tensor view (offset %lld, %d dims, %lld elements) does not fit in storage '%s' "
+           "of %lld elements", (long long)off, t->ndim, (long long)numel, s->key,
+           (long long)s->numel);
       return NULL;
     }
   }
   return t;
+}
+
+/* The bytes of a str whose characters are all below U+0100 (its UTF-8 decoded). */
+static ef_pt_val *latin1_bytes(unpickler *u, const ef_pt_val *str) {
+  ef_pt_val *v = val_bytes(u, EF_PT_BYTES, str->s, str->len); /* at most as long */
+  if (!v) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < str->len; i++) {
+    uint8_t c = (uint8_t)str->s[i];
+    if (c < 0x80) {
+      v->s[k++] = (char)c;
+    } else if ((c == 0xc2 || c == 0xc3) && i + 1 < str->len &&
+               ((uint8_t)str->s[i + 1] & 0xc0) == 0x80) {
+      v->s[k++] = (char)(((c & 0x1f) << 6) | ((uint8_t)str->s[++i] & 0x3f));
+    } else {
+      fail(u, "_codecs.encode(..., 'latin1') of a character above U+00FF");
+      return NULL;
+    }
+  }
+  v->s[k] = 0;
+  v->len = k;
+  return v;
 }
 
 /* The result of calling (REDUCE / NEWOBJ / OBJ / INST) class or function `cls` on `args`: data
@@ -465,6 +488,10 @@ static ef_pt_val *call_global(unpickler *u, ef_pt_val *cls, ef_pt_val *args) {
        !strcmp(name, "torch._utils._rebuild_parameter_with_state")) &&
       args->n >= 1 && args->items[0]->kind == EF_PT_TENSOR)
     return args->items[0];
+  /* protocol 2 pickles bytes as _codecs.encode(text, 'latin1'): code points < 256 */
+  if (!strcmp(name, "_codecs.encode") && args->n == 2 && args->items[0]->kind == EF_PT_STR &&
+      (ef_pt_str_eq(args->items[1], "latin1") || ef_pt_str_eq(args->items[1], "latin-1")))
+    return latin1_bytes(u, args->items[0]);
   /* copyreg._reconstructor(cls, base, state): an instance of cls */
   if (!strcmp(name, "copyreg._reconstructor") && args->n >= 1 &&
       args->items[0]->kind == EF_PT_GLOBAL)
