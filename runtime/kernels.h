@@ -47,7 +47,14 @@ rt_isa rt_kernels_isa(const rt_kernels *k);
 int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);
 
 /* y[M,N] = x[M,K]·Wᵀ (+ b[N] when b != NULL), W->cols == K, W->rows == N; y must not alias x.
- * Returns 0, or -1 when out of memory (only possible when the scratch must grow). */
+ * Returns 0, or -1 when out of memory (only possible when the scratch must grow).
+ *
+ * fp32: any path is within 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) of the exact result.
+ * int8 (weights in [-128, 127]): the integer dot products d are exact and
+ * y = (float)d·(x_scale·w_scale[n]) + b[n] on every path, so results are bit-identical across
+ * ISAs and thread counts. docs/kernels.md has the arithmetic.
+ * Speed: keep x and the weights 64-byte aligned (a misaligned fp32 x with K % 16 == 0 and M >= 4
+ * is copied into the scratch first). */
 int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float *b, float *y);
 
 /* Use n threads for rt_linear (1 = the calling thread only; n - 1 persistent workers that
