@@ -57,6 +57,8 @@ void ef_pt_seterr(char *err, size_t errlen, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
+  for (char *c = err; *c; c++) /* one line: names from the file may hold control characters */
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(unpickler *u, const char *fmt, ...) {
