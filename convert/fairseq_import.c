@@ -240,9 +240,14 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
       fi_err(err, errlen, "%s: config too long", file);
       goto done;
     }
+    /* zero Adam moments at update 0, named "adam": restoring them is the same as a fresh
+     * optimizer, and the file resumes with or without --reset-optimizer */
     ef_train_state st;
     ef_ckpt_state_init(&st, 1);
-    if (ef_ckpt_save(o->output, p, text, &st, 0, err, errlen)) goto done;
+    snprintf(st.optimizer, sizeof st.optimizer, "adam");
+    if (ef_params_alloc_states(p, EF_CKPT_N_MOMENTS, err, errlen) ||
+        ef_ckpt_save(o->output, p, text, &st, 1, err, errlen))
+      goto done;
     if (o->log) fprintf(o->log, "import: wrote %s\n", o->output);
   }
   rc = 0;

@@ -17,7 +17,9 @@
  *   - V (rows of the embedding) equals the dictionary's size; with a SentencePiece model,
  *     dictionary symbols that are not pieces of it are counted (a warning, not an error).
  *
- * Nothing is written unless every check passes; the output is written atomically.
+ * Nothing is written unless every check passes; the output is written atomically, with the
+ * config (our [model] section), zero Adam moments and update 0, so that
+ * `train --restore-file OUT.h5` starts fine-tuning with a fresh optimizer.
  * Errors: non-zero + one line naming the file and the key or field.
  */
 #ifndef EF_CONVERT_FAIRSEQ_IMPORT_H
