@@ -56,8 +56,10 @@ struct rt_kernels {
   pthread_t *threads;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  atomic_uint gen;      /* bumped once per job */
-  atomic_int next;      /* next chunk to claim */
+  /* the job word: generation (bits 40..63, bumped once per job) | number of chunks (24..39) |
+   * next chunk to claim (0..23). One atomic word, so a claim can never mix two jobs. */
+  _Atomic uint64_t work;
+  unsigned gen;         /* generation of the job being published (calling thread only) */
   atomic_int finished;  /* chunks done */
   atomic_int stop;
   rt_job job;
@@ -65,7 +67,7 @@ struct rt_kernels {
 
 typedef struct {
   rt_kernels *k;
-  unsigned gen0; /* k->gen when the worker was created */
+  unsigned gen0; /* job generation when the worker was created */
 } rt_worker_arg;
 
 static double now_ns(void) {
@@ -92,14 +94,24 @@ static void chunk_run(rt_kernels *k, int c) {
           n0, n1);
 }
 
-/* Claim and run chunks until none is left. The job is read only after a successful claim: a
- * claim that sees the counter reset for a new job also sees that job (release/acquire). */
-static void claim_chunks(rt_kernels *k) {
+#define WORK_GEN(v) ((unsigned)((v) >> 40))
+#define WORK_NCH(v) ((int)(((v) >> 24) & 0xffff))
+#define WORK_NEXT(v) ((int)((v)&0xffffff))
+
+/* Claim and run chunks of job generation `gen` until none is left. A claim is a CAS on the job
+ * word that checks the generation, so a thread still finishing an old job can never take a
+ * chunk of the next one; the job struct is read only after a successful claim (and the caller
+ * does not rewrite it until every claimed chunk is finished). */
+static void claim_chunks(rt_kernels *k, unsigned gen) {
+  uint64_t v = atomic_load_explicit(&k->work, memory_order_acquire);
   for (;;) {
-    int c = atomic_fetch_add_explicit(&k->next, 1, memory_order_acq_rel);
-    if (c >= k->job.nchunks) return;
-    chunk_run(k, c);
+    if (WORK_GEN(v) != gen || WORK_NEXT(v) >= WORK_NCH(v)) return;
+    if (!atomic_compare_exchange_weak_explicit(&k->work, &v, v + 1, memory_order_acq_rel,
+                                               memory_order_acquire))
+      continue; /* v now holds the current word */
+    chunk_run(k, WORK_NEXT(v));
     atomic_fetch_add_explicit(&k->finished, 1, memory_order_acq_rel);
+    v = atomic_load_explicit(&k->work, memory_order_acquire);
   }
 }
 
@@ -112,12 +124,12 @@ static void *worker_main(void *arg) {
     /* spin a little (decoder calls come back to back), then sleep on the condvar */
     double t0 = now_ns();
     int spins = 0;
-    while (atomic_load_explicit(&k->gen, memory_order_acquire) == seen &&
+    while (WORK_GEN(atomic_load_explicit(&k->work, memory_order_acquire)) == seen &&
            !atomic_load_explicit(&k->stop, memory_order_acquire)) {
       cpu_relax();
       if (++spins % 64 == 0 && now_ns() - t0 > RT_SPIN_NS) {
         pthread_mutex_lock(&k->mu);
-        while (atomic_load_explicit(&k->gen, memory_order_acquire) == seen &&
+        while (WORK_GEN(atomic_load_explicit(&k->work, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&k->stop, memory_order_acquire))
           pthread_cond_wait(&k->cv, &k->mu);
         pthread_mutex_unlock(&k->mu);
@@ -125,8 +137,8 @@ static void *worker_main(void *arg) {
       }
     }
     if (atomic_load_explicit(&k->stop, memory_order_acquire)) return NULL;
-    seen = atomic_load_explicit(&k->gen, memory_order_acquire);
-    claim_chunks(k);
+    seen = WORK_GEN(atomic_load_explicit(&k->work, memory_order_acquire));
+    claim_chunks(k, seen);
   }
 }
 
@@ -150,12 +162,13 @@ static void pool_run(rt_kernels *k) {
     return;
   }
   atomic_store_explicit(&k->finished, 0, memory_order_relaxed);
-  atomic_store_explicit(&k->next, 0, memory_order_release);
+  k->gen = (k->gen + 1) & 0xffffff;
+  uint64_t w = ((uint64_t)k->gen << 40) | ((uint64_t)k->job.nchunks << 24);
   pthread_mutex_lock(&k->mu);
-  atomic_fetch_add_explicit(&k->gen, 1, memory_order_acq_rel);
+  atomic_store_explicit(&k->work, w, memory_order_release); /* publishes job and finished = 0 */
   pthread_cond_broadcast(&k->cv);
   pthread_mutex_unlock(&k->mu);
-  claim_chunks(k);
+  claim_chunks(k, k->gen);
   int spins = 0;
   while (atomic_load_explicit(&k->finished, memory_order_acquire) < k->job.nchunks) {
     cpu_relax();
@@ -171,7 +184,8 @@ int rt_kernels_set_threads(rt_kernels *k, int n) {
   if (n == 1) return 0;
   k->threads = calloc((size_t)n - 1, sizeof *k->threads);
   if (!k->threads) return -1;
-  atomic_store(&k->gen, 0);
+  k->gen = 0;
+  atomic_store(&k->work, 0);
   for (int t = 0; t < n - 1; t++) {
     rt_worker_arg *a = malloc(sizeof *a);
     if (a) *a = (rt_worker_arg){k, 0};
@@ -255,8 +269,7 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
   k->nthreads = 1;
   pthread_mutex_init(&k->mu, NULL);
   pthread_cond_init(&k->cv, NULL);
-  atomic_init(&k->gen, 0);
-  atomic_init(&k->next, 0);
+  atomic_init(&k->work, 0);
   atomic_init(&k->finished, 0);
   atomic_init(&k->stop, 0);
   return k;

@@ -186,7 +186,11 @@ int kc_threads_identical(rt_isa isa) {
     return 0;
   }
   int fails = 0;
-  if (rt_kernels_set_threads(k2, 2) != 0) fails++;
+  /* resize the pool a few times (threads are joined and restarted), end with 2 */
+  if (rt_kernels_set_threads(k2, 0) != -1) fails++, fprintf(stderr, "  set_threads(0) accepted\n");
+  if (rt_kernels_set_threads(k2, 3) != 0 || rt_kernels_threads(k2) != 3) fails++;
+  if (rt_kernels_set_threads(k2, 1) != 0 || rt_kernels_threads(k2) != 1) fails++;
+  if (rt_kernels_set_threads(k2, 2) != 0 || rt_kernels_threads(k2) != 2) fails++;
   static const int shapes[][3] = {{1, 2048, 512}, {5, 512, 2048}, {33, 130, 100}, {30, 2048, 512},
                                   {150, 512, 512}, {7, 33, 513}, {2, 1000, 3}};
   for (int s = 0; s < LEN(shapes); s++)
