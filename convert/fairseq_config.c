@@ -139,6 +139,9 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
       {"no_token_positional_embeddings", 0}, {"cross_self_attention", 0},
       {"no_cross_attention", 0},       {"share_all_embeddings", 1},
       {"adaptive_input", 0},           {"tie_adaptive_weights", 0},
+      /* NormFormer options of the EdgeLM fork: extra LayerNorms and scales we do not have */
+      {"scale_attn", 0},               {"scale_fc", 0},
+      {"scale_heads", 0},              {"scale_resids", 0},
   };
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
     int b = -1;
