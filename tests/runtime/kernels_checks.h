@@ -28,7 +28,8 @@ int kc_quantize_roundtrip(void);
 /* EF_RUNTIME_ISA caps rt_isa_detect; rt_kernels_new falls back to a supported ISA. */
 int kc_isa_selection(void);
 
-/* Every check for every ISA the CPU has; prints one line per check. */
-int kc_run_all(void);
+/* Every check (or, when only != NULL, those whose name contains it) for every ISA the CPU
+ * has; prints one line per check. */
+int kc_run_all(const char *only);
 
 #endif
