@@ -47,7 +47,8 @@ rt_isa rt_kernels_isa(const rt_kernels *k);
 int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);
 
 /* y[M,N] = x[M,K]·Wᵀ (+ b[N] when b != NULL), W->cols == K, W->rows == N; y must not alias x.
- * Returns 0, or -1 when out of memory (only possible when the scratch must grow).
+ * Returns 0, or -1 when out of memory (only possible when the scratch must grow) or W->dtype is
+ * neither RT_F32 nor RT_I8.
  *
  * fp32: any path is within 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) of the exact result.
  * int8 (weights in [-128, 127]): the integer dot products d are exact and
