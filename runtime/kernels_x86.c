@@ -361,8 +361,12 @@ INLINE T_AVX2 void i8_tile_avx2(const int8_t *x, size_t ldq, const float *xs, in
     for (int j = 0; j < NR; j++) {
       const int8_t *xi = x + i * ldq, *wj = w + (size_t)j * K;
       for (int kk = k; kk < K; kk++) d[j] += (int32_t)xi[kk] * (int32_t)wj[kk];
-      yi[n + j] = rt_i8_out(d[j], xs[i], ws[n + j], b, n + j);
     }
+    if (NR == 4)
+      i8_out4(_mm_loadu_si128((const __m128i *)d), xs[i], ws + n, b ? b + n : NULL, yi + n);
+    else
+#pragma GCC unroll 4
+      for (int j = 0; j < NR; j++) yi[n + j] = rt_i8_out(d[j], xs[i], ws[n + j], b, n + j);
   }
 }
 
