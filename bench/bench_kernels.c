@@ -3,11 +3,12 @@
  * same run (the peer; OpenBLAS is only linked by this benchmark, never by runtime/).
  *
  * Every variant of one shape is timed in turn inside each repetition (so a burst of load from
- * another process hits all of them alike); each timing repeats the call for about 0.5 ms. Prints medians: GFLOP/s for fp32 and GOP/s for int8 (2·M·N·K per call,
- * activation quantisation included in the int8 time) and the ratios to OpenBLAS.
+ * another process hits all of them alike); each timing repeats the call for about 0.5 ms.
+ * Prints medians: GFLOP/s for fp32 and GOP/s for int8 (2·M·N·K per call, activation
+ * quantisation included in the int8 time) and the ratios to OpenBLAS.
  *
- * Usage: bench_kernels [repetitions [M ...]]   (default M = 1 5 30 150; EF_RUNTIME_ISA=portable|avx2|avx512|avx512vnni caps
- * the ISA; the one used is printed) */
+ * Usage: bench_kernels [repetitions [M ...]]   (default 15 repetitions, M = 1 5 30 150;
+ * EF_RUNTIME_ISA=portable|avx2|avx512|avx512vnni caps the ISA; the one used is printed) */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
