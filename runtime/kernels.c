@@ -21,6 +21,7 @@
 #define RT_SPLIT_ALIGN 16              /* column chunks start at multiples of this */
 #define RT_CHUNKS_PER_THREAD 4         /* chunks per thread: a late thread costs one chunk */
 #define RT_MIN_CHUNK_MACS (1 << 15)    /* no chunk smaller than this many multiply-adds */
+#define RT_MIN_PARALLEL_QUANT (1 << 15) /* activations quantised by all threads from here */
 #define RT_ALIGN_COPY_ROWS 4          /* fp32 x misaligned with at least this many rows: copy */
 #define RT_SPIN_NS 50000               /* workers spin this long for the next job, then sleep */
 
@@ -37,7 +38,8 @@ typedef struct rt_job {
   const rt_mat *W;
   const float *b;
   float *y;
-  int cw, nchunks;
+  int cw, nchunks; /* columns per chunk (rows per chunk for a quantisation job) */
+  int quant;       /* 1: quantise x rows into the scratch; 0: the product */
 } rt_job;
 
 struct rt_kernels {
@@ -86,6 +88,12 @@ static inline void cpu_relax(void) {
 
 static void chunk_run(rt_kernels *k, int c) {
   const rt_job *j = &k->job;
+  if (j->quant) {
+    int r0 = c * j->cw, r1 = r0 + j->cw < j->M ? r0 + j->cw : j->M;
+    for (int i = r0; i < r1; i++)
+      k->quant(j->x + (size_t)i * j->K, j->K, k->xq + (size_t)i * k->ld, k->ld, k->xs + i);
+    return;
+  }
   int n0 = c * j->cw, n1 = n0 + j->cw < j->N ? n0 + j->cw : j->N;
   if (j->W->dtype == RT_F32)
     k->f32(j->x, j->M, j->K, j->W->f, j->b, j->y, j->N, n0, n1);
@@ -406,10 +414,13 @@ int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float
   if (W->dtype == RT_I8) {
     if (rt_kernels_reserve(k, M, K) < 0) return -1;
     k->ld = padded_cols(K);
-    for (int i = 0; i < M; i++) {
-      int8_t *qi = k->xq + (size_t)i * k->ld;
-      k->quant(x + (size_t)i * K, K, qi, k->ld, k->xs + i);
-    }
+    /* quantise the rows, spread over the threads when there are many */
+    int nq = 1;
+    if (k->nthreads > 1 && (double)M * K >= RT_MIN_PARALLEL_QUANT) nq = k->nthreads * 2;
+    if (nq > M) nq = M;
+    int rw = (M + nq - 1) / nq;
+    k->job = (rt_job){x, M, K, N, W, b, y, rw, (M + rw - 1) / rw, 1};
+    pool_run(k);
   }
   /* chunks: about RT_CHUNKS_PER_THREAD per thread, none below RT_MIN_CHUNK_MACS */
   int nch = 1;
@@ -423,7 +434,7 @@ int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float
   }
   int cw = (N + nch - 1) / nch;
   cw = (cw + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN * RT_SPLIT_ALIGN;
-  k->job = (rt_job){x, M, K, N, W, b, y, cw, (N + cw - 1) / cw};
+  k->job = (rt_job){x, M, K, N, W, b, y, cw, (N + cw - 1) / cw, 0};
   pool_run(k);
   return 0;
 }
