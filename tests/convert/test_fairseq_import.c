@@ -21,7 +21,7 @@
 
 #define DIR EF_FIXTURES "/import/"
 #define ERRLEN 2048
-#define LPROBS_ATOL 1e-5
+#define LPROBS_ATOL 1e-4 /* as test_model_parity: the float32 reference itself is 1.3e-5 from float64 */
 
 static char err[ERRLEN], tmpdir[256];
 

@@ -5,7 +5,7 @@ exercise the reader (dtypes, strides, offsets, legacy and deflated layouts) and 
 
 It must never import fairseq or anything from the C side: the layout below was re-derived from
 reading fairseq's checkpoint_utils.save_state / utils.move_to_cpu and EdgeLM's transformer_edge
-(unilm/edgelm, late 2021). Deterministic; ~5 s:  /usr/bin/python3 tests/reference/fairseq_checkpoint.py
+(unilm/edgelm, late 2021). Deterministic; ~1 min of CPU:  /usr/bin/python3 tests/reference/fairseq_checkpoint.py
 
 Written to tests/fixtures/import/:
 
@@ -33,6 +33,7 @@ Written to tests/fixtures/import/:
                         outputs of search_ref.generate for the 4 sources. Format, one line
                         per hypothesis, tab-separated:
                           # parameters: lenpen=1.0 max_len_a=0 max_len_b=30 min_len=1 nbest=1
+                          # beam <B>: smallest decision gap <g> over <n> decisions
                           <beam>\t<sentence index>\t<score %.9g>\t<token ids, space-separated,
                           ending in 2>\t<positional scores %.9g, space-separated>
                         Sources are the rows of src_tokens in edgelm_tiny.efx without padding.
@@ -81,6 +82,7 @@ SEED = 20220207
 EVIL_MARKER = "/tmp/edgeformer-evil-pickle-ran"
 ROWS = [(0, 20, 11), (3, 15, 16), (7, 9, 13), (12, 5, 7)]  # line, source len, target len
 SEARCH = dict(lenpen=1.0, max_len_a=0, max_len_b=30, min_len=1, nbest=1)
+TRAIN_STEPS = 300  # Adam steps on other kjv-web pairs before saving (train_briefly)
 
 TINY = dict(d=16, heads=4, ffn=32, dffn=8, lora=4)
 MICRO = dict(d=4, heads=1, ffn=6, dffn=2, lora=1)
@@ -268,6 +270,37 @@ def make_batch(sp, sym2id):
     return srcs, src, prev, tgt
 
 
+def train_briefly(cfg, params, sp, sym2id, steps=TRAIN_STEPS):
+    """A few hundred Adam steps of the reference model on kjv-web pairs (lines 40-103, not the
+    fixture batch), so that greedy and beam search make real decisions instead of repeating
+    one token. Deterministic (fixed order, no dropout)."""
+    with open(mf.DATA + ".src", encoding="utf-8") as f:
+        src_lines = f.read().split("\n")
+    with open(mf.DATA + ".tgt", encoding="utf-8") as f:
+        tgt_lines = f.read().split("\n")
+    rows = [(i, 24, 24) for i in range(40, 104)]
+    srcs = [tokenise(sp, sym2id, src_lines[i], n) for i, n, _ in rows]
+    tgts = [tokenise(sp, sym2id, tgt_lines[i], n) for i, _, n in rows]
+    S, T = max(map(len, srcs)), max(map(len, tgts))
+    src = torch.full((len(rows), S), ref.PAD, dtype=torch.long)
+    prev = torch.full((len(rows), T), ref.PAD, dtype=torch.long)
+    tgt = torch.full((len(rows), T), ref.PAD, dtype=torch.long)
+    for r, (a, b) in enumerate(zip(srcs, tgts)):
+        src[r, S - len(a):] = torch.tensor(a)
+        tgt[r, :len(b)] = torch.tensor(b)
+        prev[r, :len(b)] = torch.tensor([ref.EOS] + b[:-1])
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    opt = torch.optim.Adam(leaves.values(), lr=3e-3, betas=(0.9, 0.98), eps=1e-6)
+    for step in range(steps):
+        opt.zero_grad()
+        _, lprobs = ref.forward(leaves, cfg, src, prev)
+        loss, nll = ref.loss(lprobs, tgt, 0.1)
+        (loss / tgt.ne(ref.PAD).sum()).backward()
+        opt.step()
+    print("train_briefly: %d steps, nll per token %.3f" % (steps, nll.item() / tgt.ne(ref.PAD).sum().item()))
+    return {k: v.detach() for k, v in leaves.items()}
+
+
 def write_ini(path, cfg, comment):
     with open(path, "w") as f:
         f.write("; %s\n; Written by tests/reference/fairseq_checkpoint.py.\n[model]\n" % comment)
@@ -300,7 +333,7 @@ def tiny(sp_pieces):
     cfg = our_config(TINY, V)
     write_ini(os.path.join(OUT, "edgelm_tiny.ini"), cfg,
               "fairseq transformer_edge at d 16 (edgelm_tiny.pt): what import must produce")
-    params = mf.fixture_params(cfg, SEED)
+    params = train_briefly(cfg, mf.fixture_params(cfg, SEED), sp, sym2id)
     torch.save(fairseq_state(cfg, params, fairseq_args(TINY)), os.path.join(OUT, "edgelm_tiny.pt"))
     srcs, src, prev, tgt = make_batch(sp, sym2id)
     with torch.no_grad():
@@ -322,7 +355,12 @@ def tiny(sp_pieces):
     with open(path, "w") as f:
         f.write("# parameters: " + " ".join("%s=%s" % kv for kv in SEARCH.items()) + "\n")
         for beam in (1, 5):
-            outs = search_ref.generate(model, [list(s) for s in srcs], beam=beam, **SEARCH)
+            trace = []
+            outs = search_ref.generate(model, [list(s) for s in srcs], beam=beam, trace=trace,
+                                       **SEARCH)
+            gap, n = search_ref.decision_gaps(trace, beam)
+            print("search beam %d: smallest decision gap %.3g over %d decisions" % (beam, gap, n))
+            f.write("# beam %d: smallest decision gap %.3g over %d decisions\n" % (beam, gap, n))
             for i, hyps in enumerate(outs):
                 for h in hyps:
                     f.write("%d\t%d\t%.9g\t%s\t%s\n" % (
