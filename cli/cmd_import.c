@@ -47,11 +47,11 @@ int cmd_import(int argc, char **argv) {
       check = 1;
       continue;
     }
-    const char **dst = !strcmp(a, "--fairseq")                    ? &o.checkpoint
-                       : !strcmp(a, "--dict")                     ? &o.dict
-                       : !strcmp(a, "--spm")                      ? &o.spm
+    const char **dst = !strcmp(a, "--fairseq")                      ? &o.checkpoint
+                       : !strcmp(a, "--dict")                       ? &o.dict
+                       : !strcmp(a, "--spm")                        ? &o.spm
                        : !strcmp(a, "-o") || !strcmp(a, "--output") ? &o.output
-                                                                  : NULL;
+                                                                    : NULL;
     if (!dst) {
       fprintf(stderr, "error: import: unknown option '%s' (see `edgeformer import --help`)\n", a);
       return 2;

@@ -8,8 +8,8 @@
 
 #include "convert/fairseq_import.h"
 
-__attribute__((format(printf, 3, 4))) static int fi_err(char *err, size_t errlen,
-                                                        const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int fi_err(char *err, size_t errlen, const char *fmt,
+                                                        ...) {
   if (err && errlen) {
     va_list ap;
     va_start(ap, fmt);
@@ -72,8 +72,8 @@ static int ns_str(nsread *r, const char *name, const char *def, char *out, size_
   const char *s = ef_pt_bytes(v, &len);
   if (!v || k == EF_PT_NONE) return snprintf(out, cap, "%s", def), 0;
   if (k != EF_PT_STR || len >= cap || strlen(s) != len)
-    return fi_err(r->err, r->errlen, "%s: cfg.model.%s is a %s, not a short string", r->file,
-                  name, ef_pt_kind_name(k));
+    return fi_err(r->err, r->errlen, "%s: cfg.model.%s is a %s, not a short string", r->file, name,
+                  ef_pt_kind_name(k));
   memcpy(out, s, len + 1);
   return 0;
 }
@@ -91,10 +91,11 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
   if (ns_str(&r, "model_param_type", edge_arch ? "edgeformer" : "", ptype, ptypelen)) return -1;
   for (char *p = ptype; *p; p++)
     if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-  if (strcmp(ptype, "edgeformer") && strcmp(ptype, "ut") && strcmp(ptype, "universal") &&
-      ptype[0])
-    return fi_err(err, errlen, "%s: cfg.model.model_param_type = '%s' is not edgeformer, ut or "
-                  "empty", file, ptype);
+  if (strcmp(ptype, "edgeformer") && strcmp(ptype, "ut") && strcmp(ptype, "universal") && ptype[0])
+    return fi_err(err, errlen,
+                  "%s: cfg.model.model_param_type = '%s' is not edgeformer, ut or "
+                  "empty",
+                  file, ptype);
   ef_model_config_default(c);
   int d, dd, h, dh, eff, dff, el, dl, lora, lora_shape, msp, mtp, in_dim, out_dim;
   double dropout = 0.1;
@@ -110,38 +111,48 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
       ns_int(&r, "max_source_positions", 1024, &msp) ||
       ns_int(&r, "max_target_positions", 1024, &mtp) ||
       ns_int(&r, "decoder_input_dim", dd, &in_dim) ||
-      ns_int(&r, "decoder_output_dim", dd, &out_dim) ||
-      ns_float(&r, "dropout", 0.1, &dropout) || ns_str(&r, "activation_fn", "relu", act, sizeof act))
+      ns_int(&r, "decoder_output_dim", dd, &out_dim) || ns_float(&r, "dropout", 0.1, &dropout) ||
+      ns_str(&r, "activation_fn", "relu", act, sizeof act))
     return -1;
-#define NEED(cond, ...)                                                                           \
-  do {                                                                                            \
-    if (!(cond)) return fi_err(err, errlen, __VA_ARGS__);                                         \
+#define NEED(cond, ...)                                                                            \
+  do {                                                                                             \
+    if (!(cond)) return fi_err(err, errlen, __VA_ARGS__);                                          \
   } while (0)
   NEED(dd == d && in_dim == d && out_dim == d,
        "%s: cfg.model: decoder width %d (input %d, output %d) differs from encoder_embed_dim %d; "
-       "our model has one width", file, dd, in_dim, out_dim, d);
-  NEED(dh == h, "%s: cfg.model: decoder_attention_heads %d differs from encoder_attention_heads "
-       "%d", file, dh, h);
+       "our model has one width",
+       file, dd, in_dim, out_dim, d);
+  NEED(dh == h,
+       "%s: cfg.model: decoder_attention_heads %d differs from encoder_attention_heads "
+       "%d",
+       file, dh, h);
   NEED(!strcmp(act, "relu") || !strcmp(act, "gelu"),
        "%s: cfg.model.activation_fn = '%s' is not supported (relu, gelu)", file, act);
   NEED(lora == 0 || lora_shape == 0,
-       "%s: cfg.model.lora_r_shape = %d (per-layer LoRA ranks) is not supported", file,
-       lora_shape);
+       "%s: cfg.model.lora_r_shape = %d (per-layer LoRA ranks) is not supported", file, lora_shape);
   NEED(dropout >= 0 && dropout < 0.99, "%s: cfg.model.dropout = %g out of range", file, dropout);
   /* options we do not implement: an error only when the checkpoint says so explicitly */
   static const struct {
     const char *name;
     int required; /* the value our model implements */
   } flags[] = {
-      {"encoder_normalize_before", 0}, {"decoder_normalize_before", 0},
-      {"encoder_learned_pos", 0},      {"decoder_learned_pos", 0},
-      {"layernorm_embedding", 0},      {"no_scale_embedding", 0},
-      {"no_token_positional_embeddings", 0}, {"cross_self_attention", 0},
-      {"no_cross_attention", 0},       {"share_all_embeddings", 1},
-      {"adaptive_input", 0},           {"tie_adaptive_weights", 0},
+      {"encoder_normalize_before", 0},
+      {"decoder_normalize_before", 0},
+      {"encoder_learned_pos", 0},
+      {"decoder_learned_pos", 0},
+      {"layernorm_embedding", 0},
+      {"no_scale_embedding", 0},
+      {"no_token_positional_embeddings", 0},
+      {"cross_self_attention", 0},
+      {"no_cross_attention", 0},
+      {"share_all_embeddings", 1},
+      {"adaptive_input", 0},
+      {"tie_adaptive_weights", 0},
       /* NormFormer options of the EdgeLM fork: extra LayerNorms and scales we do not have */
-      {"scale_attn", 0},               {"scale_fc", 0},
-      {"scale_heads", 0},              {"scale_resids", 0},
+      {"scale_attn", 0},
+      {"scale_fc", 0},
+      {"scale_heads", 0},
+      {"scale_resids", 0},
   };
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
     int b = -1;
@@ -151,8 +162,10 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
          b ? "True" : "False", flags[i].required ? "True" : "False");
   }
   const ef_pt_val *cut = ef_pt_get(ns, "adaptive_softmax_cutoff");
-  NEED(ef_pt_kind_of(cut) == EF_PT_NONE, "%s: cfg.model.adaptive_softmax_cutoff is set: adaptive "
-       "softmax is not supported", file);
+  NEED(ef_pt_kind_of(cut) == EF_PT_NONE,
+       "%s: cfg.model.adaptive_softmax_cutoff is set: adaptive "
+       "softmax is not supported",
+       file);
 
   c->embed_dim = d;
   c->attention_heads = h;
@@ -167,8 +180,10 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
   c->share_layer_norm = 0;
   if (!strcmp(ptype, "edgeformer")) {
     /* fairseq's transformer_edge builds exactly 12 + 2 layers whatever the counts say */
-    NEED(el == 12 && dl == 2, "%s: cfg.model: model_param_type edgeformer is 12 + 2 layers, the "
-         "checkpoint says encoder_layers %d, decoder_layers %d", file, el, dl);
+    NEED(el == 12 && dl == 2,
+         "%s: cfg.model: model_param_type edgeformer is 12 + 2 layers, the "
+         "checkpoint says encoder_layers %d, decoder_layers %d",
+         file, el, dl);
     c->encoder_layers = 12, c->decoder_layers = 2;
     c->encoder_attn_sets = 4, c->encoder_ffn_sets = 2, c->decoder_layer_sets = 2;
     c->decoder_layout = EF_DEC_INTERLEAVED, c->decoder_attn = EF_DEC_ATTN_ENCODER;
@@ -189,4 +204,3 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
                   cerr);
   return 0;
 }
-

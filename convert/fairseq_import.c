@@ -18,8 +18,8 @@
 #define FI_CONFIG_TEXT_BYTES 8192
 #define FI_SHAPE_TEXT_BYTES 96
 
-__attribute__((format(printf, 3, 4))) static int fi_err(char *err, size_t errlen,
-                                                        const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int fi_err(char *err, size_t errlen, const char *fmt,
+                                                        ...) {
   if (err && errlen) {
     va_list ap;
     va_start(ap, fmt);
@@ -55,8 +55,7 @@ static int read_key(ef_pt *pt, const ef_pt_val *model, const char *file, const c
                     const ef_tensor *want, float *out, ef_pt_dtype *dtype, char *err,
                     size_t errlen) {
   const ef_pt_val *v = ef_pt_get(model, key);
-  if (!v)
-    return fi_err(err, errlen, "%s: model key %s is missing (the model needs it)", file, key);
+  if (!v) return fi_err(err, errlen, "%s: model key %s is missing (the model needs it)", file, key);
   ef_pt_tensor_info ti;
   if (ef_pt_tensor(v, &ti))
     return fi_err(err, errlen, "%s: model key %s is a %s, not a tensor", file, key,
@@ -67,8 +66,8 @@ static int read_key(ef_pt *pt, const ef_pt_val *model, const char *file, const c
     char a[FI_SHAPE_TEXT_BYTES], b[FI_SHAPE_TEXT_BYTES];
     shape_text(a, sizeof a, ti.ndim, ti.shape);
     shape_text(b, sizeof b, want->ndim, want->shape);
-    return fi_err(err, errlen, "%s: model key %s has shape %s, the model expects %s", file, key,
-                  a, b);
+    return fi_err(err, errlen, "%s: model key %s has shape %s, the model expects %s", file, key, a,
+                  b);
   }
   if (dtype) *dtype = ti.dtype;
   return ef_pt_tensor_read_f32(pt, v, out, want->numel, key, err, errlen);
@@ -86,7 +85,8 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
   ef_model *m = NULL;
   float *scratch = NULL;
   int rc = -1;
-  if (!o->checkpoint || !o->dict) return fi_err(err, errlen, "import needs a checkpoint and a dictionary");
+  if (!o->checkpoint || !o->dict)
+    return fi_err(err, errlen, "import needs a checkpoint and a dictionary");
   if (ef_pt_open(file, &pt, err, errlen)) goto done;
   snprintf(rep->format, sizeof rep->format, "%s", ef_pt_format(pt));
   const ef_pt_val *root = ef_pt_root(pt);
@@ -122,10 +122,11 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
   }
   if (ef_dict_load(o->dict, &dict, err, errlen)) goto done;
   if (ef_dict_size(dict) != emb.shape[0]) {
-    fi_err(err, errlen, "%s: the dictionary has %d symbols (4 specials + %d lines) but the "
+    fi_err(err, errlen,
+           "%s: the dictionary has %d symbols (4 specials + %d lines) but the "
            "checkpoint's embedding encoder.embed_tokens.weight has %lld rows: not the dictionary "
-           "this model was trained with", o->dict, ef_dict_size(dict), ef_dict_size(dict) - 4,
-           (long long)emb.shape[0]);
+           "this model was trained with",
+           o->dict, ef_dict_size(dict), ef_dict_size(dict) - 4, (long long)emb.shape[0]);
     goto done;
   }
   if (ef_fairseq_config(ns, file, emb.shape[0], &rep->cfg, rep->arch, sizeof rep->arch,
@@ -168,9 +169,10 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
       continue;
     }
     if (ef_params_find(p, key) < 0) {
-      fi_err(err, errlen, "%s: unexpected model key %s: not a parameter of the model cfg.model "
-             "describes (arch %s, model_param_type '%s')", file, key,
-             rep->arch[0] ? rep->arch : "?", rep->param_type);
+      fi_err(err, errlen,
+             "%s: unexpected model key %s: not a parameter of the model cfg.model "
+             "describes (arch %s, model_param_type '%s')",
+             file, key, rep->arch[0] ? rep->arch : "?", rep->param_type);
       goto done;
     }
   }
@@ -181,8 +183,8 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
     ef_tensor *t = ef_params_tensor(p, i);
     ef_pt_dtype dt;
     if (read_key(pt, model, file, ef_params_name(p, i), t, t->data, &dt, err, errlen)) goto done;
-    if (i == 0) snprintf(rep->first_stored_dtype, sizeof rep->first_stored_dtype, "%s",
-                         ef_pt_dtype_name(dt));
+    if (i == 0)
+      snprintf(rep->first_stored_dtype, sizeof rep->first_stored_dtype, "%s", ef_pt_dtype_name(dt));
     for (int64_t k = 0; k < t->numel; k++) {
       if (!isfinite(t->data[k])) {
         fi_err(err, errlen, "%s: model key %s has a non-finite value (%g) at element %lld", file,
@@ -208,7 +210,8 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
     if (memcmp(scratch, t->data, (size_t)t->numel * sizeof *scratch)) {
       int64_t k = 0;
       while (k < t->numel && !memcmp(&scratch[k], &t->data[k], sizeof *scratch)) k++;
-      fi_err(err, errlen, "%s: duplicate key %s differs from its canonical key %s at element %lld "
+      fi_err(err, errlen,
+             "%s: duplicate key %s differs from its canonical key %s at element %lld "
              "(%.9g vs %.9g): the checkpoint does not share these parameters as this model does",
              file, alias, ef_params_name(p, idx), (long long)k, (double)scratch[k],
              (double)t->data[k]);
@@ -218,13 +221,15 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
   }
   if (o->log) {
     const ef_model_config *c = &rep->cfg;
-    fprintf(o->log, "import: %s (%s, %s): arch %s, parameterisation %s: %d+%d layers, d %d, %d "
-            "heads, FFN %d/%d, LoRA r %d, V %d\n", file, rep->format, rep->first_stored_dtype,
-            rep->arch[0] ? rep->arch : "?", rep->param_type[0] ? rep->param_type : "none",
-            c->encoder_layers, c->decoder_layers, c->embed_dim, c->attention_heads,
-            c->encoder_ffn_dim, c->decoder_ffn_dim,
+    fprintf(o->log,
+            "import: %s (%s, %s): arch %s, parameterisation %s: %d+%d layers, d %d, %d "
+            "heads, FFN %d/%d, LoRA r %d, V %d\n",
+            file, rep->format, rep->first_stored_dtype, rep->arch[0] ? rep->arch : "?",
+            rep->param_type[0] ? rep->param_type : "none", c->encoder_layers, c->decoder_layers,
+            c->embed_dim, c->attention_heads, c->encoder_ffn_dim, c->decoder_ffn_dim,
             c->layer_adaptation == EF_LA_ADAPTER ? c->lora_rank : 0, c->vocab_size);
-    fprintf(o->log, "import: %lld keys: %lld parameters (%lld values), %lld duplicates "
+    fprintf(o->log,
+            "import: %lld keys: %lld parameters (%lld values), %lld duplicates "
             "bit-identical to their canonical key, %lld buffers skipped; V = %d matches %s\n",
             (long long)rep->n_keys, (long long)rep->n_canonical, (long long)rep->n_params,
             (long long)rep->n_aliases, (long long)rep->n_buffers, c->vocab_size, o->dict);

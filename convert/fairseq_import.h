@@ -43,12 +43,13 @@ typedef struct ef_import_opts {
 typedef struct ef_import_report {
   ef_model_config cfg;
   char arch[64], param_type[32], format[8];
-  int64_t n_keys;          /* keys of the state_dict */
-  int64_t n_canonical;     /* unique parameters read */
-  int64_t n_aliases;       /* duplicate keys checked bit-identical */
-  int64_t n_buffers;       /* skipped buffers */
-  int64_t n_params;        /* floats in unique parameters */
-  int64_t n_dict_not_in_spm; /* dictionary symbols that are no piece of the spm model (-1: no spm) */
+  int64_t n_keys;      /* keys of the state_dict */
+  int64_t n_canonical; /* unique parameters read */
+  int64_t n_aliases;   /* duplicate keys checked bit-identical */
+  int64_t n_buffers;   /* skipped buffers */
+  int64_t n_params;    /* floats in unique parameters */
+  int64_t
+      n_dict_not_in_spm; /* dictionary symbols that are no piece of the spm model (-1: no spm) */
   char first_stored_dtype[16];
 } ef_import_report;
 

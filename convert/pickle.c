@@ -12,29 +12,80 @@
 
 #include "convert/pickle_internal.h"
 
-#define PK_LINE_MAX 4096   /* text-opcode arguments (GLOBAL names, INT, FLOAT ...) */
+#define PK_LINE_MAX 4096 /* text-opcode arguments (GLOBAL names, INT, FLOAT ...) */
 #define PK_ERR_BYTES 384
 
 /* protocol 0-5 opcodes (Python's pickletools names) */
 enum {
-  OP_MARK = '(', OP_STOP = '.', OP_POP = '0', OP_POP_MARK = '1', OP_DUP = '2', OP_FLOAT = 'F',
-  OP_INT = 'I', OP_BININT = 'J', OP_BININT1 = 'K', OP_LONG = 'L', OP_BININT2 = 'M', OP_NONE = 'N',
-  OP_PERSID = 'P', OP_BINPERSID = 'Q', OP_REDUCE = 'R', OP_STRING = 'S', OP_BINSTRING = 'T',
-  OP_SHORT_BINSTRING = 'U', OP_UNICODE = 'V', OP_BINUNICODE = 'X', OP_APPEND = 'a',
-  OP_BUILD = 'b', OP_GLOBAL = 'c', OP_DICT = 'd', OP_EMPTY_DICT = '}', OP_APPENDS = 'e',
-  OP_GET = 'g', OP_BINGET = 'h', OP_INST = 'i', OP_LONG_BINGET = 'j', OP_LIST = 'l',
-  OP_EMPTY_LIST = ']', OP_OBJ = 'o', OP_PUT = 'p', OP_BINPUT = 'q', OP_LONG_BINPUT = 'r',
-  OP_SETITEM = 's', OP_TUPLE = 't', OP_EMPTY_TUPLE = ')', OP_SETITEMS = 'u', OP_BINFLOAT = 'G',
-  OP_PROTO = 0x80, OP_NEWOBJ = 0x81, OP_EXT1 = 0x82, OP_EXT2 = 0x83, OP_EXT4 = 0x84,
-  OP_TUPLE1 = 0x85, OP_TUPLE2 = 0x86, OP_TUPLE3 = 0x87, OP_NEWTRUE = 0x88, OP_NEWFALSE = 0x89,
-  OP_LONG1 = 0x8a, OP_LONG4 = 0x8b, OP_BINBYTES = 'B', OP_SHORT_BINBYTES = 'C',
-  OP_SHORT_BINUNICODE = 0x8c, OP_BINUNICODE8 = 0x8d, OP_BINBYTES8 = 0x8e, OP_EMPTY_SET = 0x8f,
-  OP_ADDITEMS = 0x90, OP_FROZENSET = 0x91, OP_NEWOBJ_EX = 0x92, OP_STACK_GLOBAL = 0x93,
-  OP_MEMOIZE = 0x94, OP_FRAME = 0x95, OP_BYTEARRAY8 = 0x96, OP_NEXT_BUFFER = 0x97,
+  OP_MARK = '(',
+  OP_STOP = '.',
+  OP_POP = '0',
+  OP_POP_MARK = '1',
+  OP_DUP = '2',
+  OP_FLOAT = 'F',
+  OP_INT = 'I',
+  OP_BININT = 'J',
+  OP_BININT1 = 'K',
+  OP_LONG = 'L',
+  OP_BININT2 = 'M',
+  OP_NONE = 'N',
+  OP_PERSID = 'P',
+  OP_BINPERSID = 'Q',
+  OP_REDUCE = 'R',
+  OP_STRING = 'S',
+  OP_BINSTRING = 'T',
+  OP_SHORT_BINSTRING = 'U',
+  OP_UNICODE = 'V',
+  OP_BINUNICODE = 'X',
+  OP_APPEND = 'a',
+  OP_BUILD = 'b',
+  OP_GLOBAL = 'c',
+  OP_DICT = 'd',
+  OP_EMPTY_DICT = '}',
+  OP_APPENDS = 'e',
+  OP_GET = 'g',
+  OP_BINGET = 'h',
+  OP_INST = 'i',
+  OP_LONG_BINGET = 'j',
+  OP_LIST = 'l',
+  OP_EMPTY_LIST = ']',
+  OP_OBJ = 'o',
+  OP_PUT = 'p',
+  OP_BINPUT = 'q',
+  OP_LONG_BINPUT = 'r',
+  OP_SETITEM = 's',
+  OP_TUPLE = 't',
+  OP_EMPTY_TUPLE = ')',
+  OP_SETITEMS = 'u',
+  OP_BINFLOAT = 'G',
+  OP_PROTO = 0x80,
+  OP_NEWOBJ = 0x81,
+  OP_EXT1 = 0x82,
+  OP_EXT2 = 0x83,
+  OP_EXT4 = 0x84,
+  OP_TUPLE1 = 0x85,
+  OP_TUPLE2 = 0x86,
+  OP_TUPLE3 = 0x87,
+  OP_NEWTRUE = 0x88,
+  OP_NEWFALSE = 0x89,
+  OP_LONG1 = 0x8a,
+  OP_LONG4 = 0x8b,
+  OP_BINBYTES = 'B',
+  OP_SHORT_BINBYTES = 'C',
+  OP_SHORT_BINUNICODE = 0x8c,
+  OP_BINUNICODE8 = 0x8d,
+  OP_BINBYTES8 = 0x8e,
+  OP_EMPTY_SET = 0x8f,
+  OP_ADDITEMS = 0x90,
+  OP_FROZENSET = 0x91,
+  OP_NEWOBJ_EX = 0x92,
+  OP_STACK_GLOBAL = 0x93,
+  OP_MEMOIZE = 0x94,
+  OP_FRAME = 0x95,
+  OP_BYTEARRAY8 = 0x96,
+  OP_NEXT_BUFFER = 0x97,
   OP_READONLY_BUFFER = 0x98,
 };
-
-
 
 void ef_pt_seterr(char *err, size_t errlen, const char *fmt, ...) {
   if (!err || !errlen) return;
@@ -84,7 +135,7 @@ ef_pt_val *pk_val_new(unpickler *u, ef_pt_kind kind) {
 static int charge(unpickler *u, uint64_t bytes) {
   if (bytes > EF_PT_MAX_VALUE_BYTES - u->pt->value_bytes)
     return pk_fail(u, "values take more than %llu bytes (EF_PT_MAX_VALUE_BYTES)",
-                (unsigned long long)EF_PT_MAX_VALUE_BYTES);
+                   (unsigned long long)EF_PT_MAX_VALUE_BYTES);
   u->pt->value_bytes += bytes;
   return 0;
 }
@@ -93,7 +144,7 @@ static int charge(unpickler *u, uint64_t bytes) {
 ef_pt_val *pk_val_bytes(unpickler *u, ef_pt_kind kind, const void *src, size_t len) {
   if (len > EF_PT_MAX_STRING) {
     pk_fail(u, "a string of %zu bytes exceeds the limit of %llu (EF_PT_MAX_STRING)", len,
-         (unsigned long long)EF_PT_MAX_STRING);
+            (unsigned long long)EF_PT_MAX_STRING);
     return NULL;
   }
   if (charge(u, len + 1)) return NULL;
@@ -181,7 +232,8 @@ static uint64_t le(const uint8_t *p, int k) {
 static int read_line(unpickler *u, char *buf, size_t cap) {
   size_t start = u->pos;
   while (u->pos < u->n && u->p[u->pos] != '\n') {
-    if (u->pos - start + 1 >= cap) return pk_fail(u, "text argument longer than %zu bytes", cap - 1);
+    if (u->pos - start + 1 >= cap)
+      return pk_fail(u, "text argument longer than %zu bytes", cap - 1);
     u->pos++;
   }
   if (u->pos >= u->n) return pk_fail(u, "truncated: text argument without its newline");
@@ -211,8 +263,8 @@ static int memo_put(unpickler *u, uint64_t idx) {
   ef_pt_val *v = top(u);
   if (!v) return -1;
   if (idx >= EF_PT_MAX_MEMO)
-    return pk_fail(u, "memo index %llu beyond the limit %d (EF_PT_MAX_MEMO)", (unsigned long long)idx,
-                EF_PT_MAX_MEMO);
+    return pk_fail(u, "memo index %llu beyond the limit %d (EF_PT_MAX_MEMO)",
+                   (unsigned long long)idx, EF_PT_MAX_MEMO);
   if (idx >= u->nmemo) {
     size_t cap = u->nmemo ? u->nmemo : 64;
     while (cap <= idx) cap *= 2;
@@ -270,7 +322,7 @@ static int do_call(unpickler *u, ef_pt_val *cls, ef_pt_val *args, const char *op
     return pk_fail(u, "%s calls a %s, not a global", op, ef_pt_kind_name(cls->kind));
   if (args->kind != EF_PT_TUPLE)
     return pk_fail(u, "%s of %s with a %s instead of an argument tuple", op, cls->s,
-                ef_pt_kind_name(args->kind));
+                   ef_pt_kind_name(args->kind));
   return pk_push(u, pk_call_global(u, cls, args));
 }
 
@@ -279,7 +331,8 @@ static int do_build(unpickler *u) {
   ef_pt_val *obj = state ? top(u) : NULL;
   if (!obj) return -1;
   if (obj->kind == EF_PT_OBJECT) {
-    if (state->kind == EF_PT_DICT) obj->attrs = state;
+    if (state->kind == EF_PT_DICT)
+      obj->attrs = state;
     else if (state->kind == EF_PT_TUPLE && state->n == 2) /* (dict or None, slots dict) */
       obj->attrs = state->items[0]->kind == EF_PT_DICT   ? state->items[0]
                    : state->items[1]->kind == EF_PT_DICT ? state->items[1]
@@ -304,7 +357,8 @@ static int do_setitems(unpickler *u, size_t first) {
 }
 
 static int do_appends(unpickler *u, size_t first, int set) {
-  if (first == 0 || first <= floor_sp(u)) return pk_fail(u, "%s without a target", set ? "ADDITEMS" : "APPEND(S)");
+  if (first == 0 || first <= floor_sp(u))
+    return pk_fail(u, "%s without a target", set ? "ADDITEMS" : "APPEND(S)");
   ef_pt_val *l = u->stack[first - 1];
   if (l->kind == (set ? EF_PT_SET : EF_PT_LIST)) {
     for (size_t i = first; i < u->sp; i++)
@@ -425,8 +479,9 @@ static int run(unpickler *u, ef_pt_val **out) {
       char *end;
       errno = 0;
       long long x = strtoll(line, &end, 10);
-      if (!l || *end || errno) return pk_fail(u, "%s argument '%.40s' is not a 64-bit integer",
-                                          op == OP_INT ? "INT" : "LONG", line);
+      if (!l || *end || errno)
+        return pk_fail(u, "%s argument '%.40s' is not a 64-bit integer",
+                       op == OP_INT ? "INT" : "LONG", line);
       if (pk_push(u, make_int(u, x))) return -1;
       break;
     }
@@ -450,32 +505,62 @@ static int run(unpickler *u, ef_pt_val **out) {
       if (pk_push(u, a)) return -1;
       break;
     }
-    case OP_BINUNICODE: if (str_op(u, EF_PT_STR, 4)) return -1; break;
-    case OP_SHORT_BINUNICODE: if (str_op(u, EF_PT_STR, 1)) return -1; break;
-    case OP_BINUNICODE8: if (str_op(u, EF_PT_STR, 8)) return -1; break;
-    case OP_BINSTRING: if (str_op(u, EF_PT_STR, 4)) return -1; break;
-    case OP_SHORT_BINSTRING: if (str_op(u, EF_PT_STR, 1)) return -1; break;
-    case OP_BINBYTES: if (str_op(u, EF_PT_BYTES, 4)) return -1; break;
-    case OP_SHORT_BINBYTES: if (str_op(u, EF_PT_BYTES, 1)) return -1; break;
-    case OP_BINBYTES8: if (str_op(u, EF_PT_BYTES, 8)) return -1; break;
-    case OP_BYTEARRAY8: if (str_op(u, EF_PT_BYTES, 8)) return -1; break;
-    case OP_EMPTY_LIST: if (pk_push(u, pk_val_new(u, EF_PT_LIST))) return -1; break;
-    case OP_EMPTY_TUPLE: if (pk_push(u, pk_val_new(u, EF_PT_TUPLE))) return -1; break;
-    case OP_EMPTY_DICT: if (pk_push(u, pk_val_new(u, EF_PT_DICT))) return -1; break;
-    case OP_EMPTY_SET: if (pk_push(u, pk_val_new(u, EF_PT_SET))) return -1; break;
+    case OP_BINUNICODE:
+      if (str_op(u, EF_PT_STR, 4)) return -1;
+      break;
+    case OP_SHORT_BINUNICODE:
+      if (str_op(u, EF_PT_STR, 1)) return -1;
+      break;
+    case OP_BINUNICODE8:
+      if (str_op(u, EF_PT_STR, 8)) return -1;
+      break;
+    case OP_BINSTRING:
+      if (str_op(u, EF_PT_STR, 4)) return -1;
+      break;
+    case OP_SHORT_BINSTRING:
+      if (str_op(u, EF_PT_STR, 1)) return -1;
+      break;
+    case OP_BINBYTES:
+      if (str_op(u, EF_PT_BYTES, 4)) return -1;
+      break;
+    case OP_SHORT_BINBYTES:
+      if (str_op(u, EF_PT_BYTES, 1)) return -1;
+      break;
+    case OP_BINBYTES8:
+      if (str_op(u, EF_PT_BYTES, 8)) return -1;
+      break;
+    case OP_BYTEARRAY8:
+      if (str_op(u, EF_PT_BYTES, 8)) return -1;
+      break;
+    case OP_EMPTY_LIST:
+      if (pk_push(u, pk_val_new(u, EF_PT_LIST))) return -1;
+      break;
+    case OP_EMPTY_TUPLE:
+      if (pk_push(u, pk_val_new(u, EF_PT_TUPLE))) return -1;
+      break;
+    case OP_EMPTY_DICT:
+      if (pk_push(u, pk_val_new(u, EF_PT_DICT))) return -1;
+      break;
+    case OP_EMPTY_SET:
+      if (pk_push(u, pk_val_new(u, EF_PT_SET))) return -1;
+      break;
     case OP_LIST:
     case OP_TUPLE:
     case OP_FROZENSET:
       if (pop_mark(u, &first)) return -1;
-      if (pk_push(u, collect(u, op == OP_LIST ? EF_PT_LIST : op == OP_TUPLE ? EF_PT_TUPLE : EF_PT_SET,
-                          first)))
+      if (pk_push(u, collect(u,
+                             op == OP_LIST    ? EF_PT_LIST
+                             : op == OP_TUPLE ? EF_PT_TUPLE
+                                              : EF_PT_SET,
+                             first)))
         return -1;
       break;
     case OP_TUPLE1:
     case OP_TUPLE2:
     case OP_TUPLE3: {
       size_t k = (size_t)(op - OP_TUPLE1 + 1);
-      if (u->sp < floor_sp(u) + k) return pk_fail(u, "TUPLE%zu needs %zu values on the stack", k, k);
+      if (u->sp < floor_sp(u) + k)
+        return pk_fail(u, "TUPLE%zu needs %zu values on the stack", k, k);
       if (pk_push(u, collect(u, EF_PT_TUPLE, u->sp - k))) return -1;
       break;
     }
@@ -564,7 +649,8 @@ static int run(unpickler *u, ef_pt_val **out) {
       if (pop_mark(u, &first)) return -1;
       if (first >= u->sp) return pk_fail(u, "OBJ without a class");
       a = u->stack[first];
-      if (a->kind != EF_PT_GLOBAL) return pk_fail(u, "OBJ on a %s, not a class", ef_pt_kind_name(a->kind));
+      if (a->kind != EF_PT_GLOBAL)
+        return pk_fail(u, "OBJ on a %s, not a class", ef_pt_kind_name(a->kind));
       b = collect(u, EF_PT_TUPLE, first + 1);
       u->sp = first;
       if (do_call(u, a, b, "OBJ")) return -1;
@@ -586,7 +672,8 @@ static int run(unpickler *u, ef_pt_val **out) {
       if (pk_persistent_load(u, pop(u))) return -1;
       break;
     case OP_PERSID:
-      return pk_fail(u, "text persistent ids (PERSID) are not used by torch.save and not supported");
+      return pk_fail(u,
+                     "text persistent ids (PERSID) are not used by torch.save and not supported");
     case OP_EXT1:
     case OP_EXT2:
     case OP_EXT4:
@@ -596,7 +683,8 @@ static int run(unpickler *u, ef_pt_val **out) {
       return pk_fail(u, "out-of-band buffer opcode 0x%02x is not supported", op);
     case OP_STRING:
     case OP_UNICODE:
-      return pk_fail(u, "protocol-0 string opcode '%c' is not supported (torch.save uses protocol 2)", op);
+      return pk_fail(
+          u, "protocol-0 string opcode '%c' is not supported (torch.save uses protocol 2)", op);
     default:
       return pk_fail(u, "unknown pickle opcode 0x%02x", op);
     }

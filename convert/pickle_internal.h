@@ -19,7 +19,7 @@ typedef struct {
   size_t *marks;
   size_t nmarks, mcap;
   ef_pt_val **memo;
-  size_t nmemo; /* slots allocated (highest index + 1) */
+  size_t nmemo;     /* slots allocated (highest index + 1) */
   size_t memo_next; /* MEMOIZE's next index */
   char *err;
   size_t errlen;

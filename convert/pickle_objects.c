@@ -16,11 +16,11 @@ static const struct {
   const char *name;
   ef_pt_dtype dtype;
 } STORAGE_TYPES[] = {
-    {"torch.FloatStorage", EF_PT_DT_FLOAT32},   {"torch.HalfStorage", EF_PT_DT_FLOAT16},
+    {"torch.FloatStorage", EF_PT_DT_FLOAT32},     {"torch.HalfStorage", EF_PT_DT_FLOAT16},
     {"torch.BFloat16Storage", EF_PT_DT_BFLOAT16}, {"torch.DoubleStorage", EF_PT_DT_FLOAT64},
-    {"torch.LongStorage", EF_PT_DT_INT64},      {"torch.IntStorage", EF_PT_DT_INT32},
-    {"torch.ShortStorage", EF_PT_DT_INT16},     {"torch.CharStorage", EF_PT_DT_INT8},
-    {"torch.ByteStorage", EF_PT_DT_UINT8},      {"torch.BoolStorage", EF_PT_DT_BOOL},
+    {"torch.LongStorage", EF_PT_DT_INT64},        {"torch.IntStorage", EF_PT_DT_INT32},
+    {"torch.ShortStorage", EF_PT_DT_INT16},       {"torch.CharStorage", EF_PT_DT_INT8},
+    {"torch.ByteStorage", EF_PT_DT_UINT8},        {"torch.BoolStorage", EF_PT_DT_BOOL},
 };
 
 /* The storage registered under key, created on first use; same key, same dtype and size. */
@@ -31,8 +31,8 @@ static ef_pt_storage *storage_for(unpickler *u, const char *key, ef_pt_dtype dt,
     if (!strcmp(s->key, key)) {
       if (s->dtype != dt || s->numel != numel) {
         pk_fail(u, "storage '%s' is referenced as %s[%lld] and as %s[%lld]", key,
-             ef_pt_dtype_name(s->dtype), (long long)s->numel, ef_pt_dtype_name(dt),
-             (long long)numel);
+                ef_pt_dtype_name(s->dtype), (long long)s->numel, ef_pt_dtype_name(dt),
+                (long long)numel);
         return NULL;
       }
       return s;
@@ -68,7 +68,8 @@ static ef_pt_storage *storage_for(unpickler *u, const char *key, ef_pt_dtype dt,
  * ('storage', StorageType, root_key, location, numel, view_metadata) in legacy files. */
 int pk_persistent_load(unpickler *u, ef_pt_val *pid) {
   if (!pid || pid->kind != EF_PT_TUPLE || pid->n < 5 || !ef_pt_str_eq(pid->items[0], "storage"))
-    return pk_fail(u, "persistent id is not a ('storage', ...) tuple (%s)", ef_pt_kind_name(ef_pt_kind_of(pid)));
+    return pk_fail(u, "persistent id is not a ('storage', ...) tuple (%s)",
+                   ef_pt_kind_name(ef_pt_kind_of(pid)));
   ef_pt_val **it = pid->items;
   const char *type = class_of(it[1]);
   int found = -1;
@@ -121,10 +122,12 @@ static int is_int_tuple(const ef_pt_val *v, int max) {
 /* torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...): checked view. */
 static ef_pt_val *rebuild_tensor(unpickler *u, ef_pt_val *args) {
   if (args->n < 4 || args->items[0]->kind != EF_PT_STORAGE || args->items[1]->kind != EF_PT_INT ||
-      !is_int_tuple(args->items[2], EF_PT_MAX_NDIM) || !is_int_tuple(args->items[3], EF_PT_MAX_NDIM) ||
-      args->items[2]->n != args->items[3]->n) {
-    pk_fail(u, "tensor rebuild arguments are not (storage, offset, size, stride, ...) with at most "
-         "%d dimensions", EF_PT_MAX_NDIM);
+      !is_int_tuple(args->items[2], EF_PT_MAX_NDIM) ||
+      !is_int_tuple(args->items[3], EF_PT_MAX_NDIM) || args->items[2]->n != args->items[3]->n) {
+    pk_fail(u,
+            "tensor rebuild arguments are not (storage, offset, size, stride, ...) with at most "
+            "%d dimensions",
+            EF_PT_MAX_NDIM);
     return NULL;
   }
   ef_pt_storage *s = args->items[0]->storage;
@@ -132,7 +135,7 @@ static ef_pt_val *rebuild_tensor(unpickler *u, ef_pt_val *args) {
   ef_pt_val *size = args->items[2], *stride = args->items[3];
   if (off < 0 || off > s->numel) {
     pk_fail(u, "tensor offset %lld outside storage '%s' of %lld elements", (long long)off, s->key,
-         (long long)s->numel);
+            (long long)s->numel);
     return NULL;
   }
   ef_pt_val *t = pk_val_new(u, EF_PT_TENSOR);
@@ -145,7 +148,7 @@ static ef_pt_val *rebuild_tensor(unpickler *u, ef_pt_val *args) {
     int64_t n = size->items[d]->i, st = stride->items[d]->i;
     if (n < 0 || st < 0 || n > (int64_t)1 << 40 || st > (int64_t)1 << 40) {
       pk_fail(u, "tensor on storage '%s' has size %lld / stride %lld in dimension %d", s->key,
-           (long long)n, (long long)st, d);
+              (long long)n, (long long)st, d);
       return NULL;
     }
     t->shape[d] = n;
@@ -160,13 +163,16 @@ static ef_pt_val *rebuild_tensor(unpickler *u, ef_pt_val *args) {
     int outside = 0;
     for (int d = 0; d < t->ndim && !outside; d++) {
       int64_t k = t->shape[d] - 1, st = t->stride[d];
-      if (k > 0 && st > 0 && k > (s->numel - last) / st) outside = 1; /* no overflow */
-      else last += k * st;
+      if (k > 0 && st > 0 && k > (s->numel - last) / st)
+        outside = 1; /* no overflow */
+      else
+        last += k * st;
     }
     if (outside || last >= s->numel) {
-      pk_fail(u, "tensor view (offset %lld, %d dims, %lld elements) does not fit in storage '%s' "
-           "of %lld elements", (long long)off, t->ndim, (long long)numel, s->key,
-           (long long)s->numel);
+      pk_fail(u,
+              "tensor view (offset %lld, %d dims, %lld elements) does not fit in storage '%s' "
+              "of %lld elements",
+              (long long)off, t->ndim, (long long)numel, s->key, (long long)s->numel);
       return NULL;
     }
   }

@@ -17,7 +17,7 @@ typedef struct {
   uint64_t csize, usize, local_off;
   uint64_t data_off; /* start of the entry's bytes, validated against the file size */
   uint32_t crc;
-  int method;        /* 0 stored, 8 deflated */
+  int method; /* 0 stored, 8 deflated */
 } ef_zip_entry;
 
 typedef struct {
@@ -55,9 +55,9 @@ struct ef_pt_val {
   double f;
   char *s; /* STR, BYTES, BIGINT bytes; OBJECT / GLOBAL class name */
   size_t len;
-  ef_pt_val **items; /* LIST/TUPLE/SET items; DICT: key, value, key, value ... */
-  size_t n, cap;     /* n counts items (DICT: 2 per entry) */
-  ef_pt_val *attrs;  /* OBJECT: its BUILD state (a DICT) or NULL */
+  ef_pt_val **items;      /* LIST/TUPLE/SET items; DICT: key, value, key, value ... */
+  size_t n, cap;          /* n counts items (DICT: 2 per entry) */
+  ef_pt_val *attrs;       /* OBJECT: its BUILD state (a DICT) or NULL */
   ef_pt_storage *storage; /* TENSOR, STORAGE */
   int64_t offset;
   int ndim;
@@ -87,7 +87,7 @@ int ef_pickle_load(ef_pt *pt, const uint8_t *buf, size_t n, const char *where, i
                    ef_pt_val **out, size_t *consumed, char *err, size_t errlen);
 size_t ef_pt_dtype_size(ef_pt_dtype d);
 
-__attribute__((format(printf, 3, 4))) void ef_pt_seterr(char *err, size_t errlen,
-                                                        const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void ef_pt_seterr(char *err, size_t errlen, const char *fmt,
+                                                        ...);
 
 #endif

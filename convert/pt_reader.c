@@ -57,8 +57,8 @@ static int open_zip(ef_pt *pt, char *err, size_t errlen) {
     const char *nm = pt->zip.e[i].name, *slash = strchr(nm, '/');
     if (slash && slash != nm && !strcmp(slash, "/data.pkl")) {
       if (pkl) {
-        ef_pt_seterr(err, errlen, "%s: two pickles in one archive (%s and %s)", pt->name,
-                     pkl->name, nm);
+        ef_pt_seterr(err, errlen, "%s: two pickles in one archive (%s and %s)", pt->name, pkl->name,
+                     nm);
         return -1;
       }
       pkl = &pt->zip.e[i];
@@ -66,8 +66,10 @@ static int open_zip(ef_pt *pt, char *err, size_t errlen) {
     }
   }
   if (!pkl) {
-    ef_pt_seterr(err, errlen, "%s: a zip archive without <name>/data.pkl: not a torch.save "
-                 "checkpoint", pt->name);
+    ef_pt_seterr(err, errlen,
+                 "%s: a zip archive without <name>/data.pkl: not a torch.save "
+                 "checkpoint",
+                 pt->name);
     return -1;
   }
   char prefix[EF_PT_MAX_NAME_BYTES + 1], path[PT_KEY_PATH_BYTES];
@@ -115,9 +117,8 @@ static int open_zip(ef_pt *pt, char *err, size_t errlen) {
     }
   }
   if (pkl->usize > EF_PT_MAX_PICKLE_BYTES) {
-    ef_pt_seterr(err, errlen, "%s: %s is %llu bytes, more than the limit %llu", pt->name,
-                 pkl->name, (unsigned long long)pkl->usize,
-                 (unsigned long long)EF_PT_MAX_PICKLE_BYTES);
+    ef_pt_seterr(err, errlen, "%s: %s is %llu bytes, more than the limit %llu", pt->name, pkl->name,
+                 (unsigned long long)pkl->usize, (unsigned long long)EF_PT_MAX_PICKLE_BYTES);
     return -1;
   }
   if (ef_zip_read(&pt->zip, pkl, &data, &pt->pickle_owned, &budget, pt->name, err, errlen))
@@ -137,9 +138,11 @@ static int open_zip(ef_pt *pt, char *err, size_t errlen) {
       return -1;
     }
     if (e->usize != bytes) {
-      ef_pt_seterr(err, errlen, "%s: %s holds %llu bytes, the pickle expects %lld %s elements "
-                   "(%llu bytes)", pt->name, path, (unsigned long long)e->usize,
-                   (long long)s->numel, ef_pt_dtype_name(s->dtype), (unsigned long long)bytes);
+      ef_pt_seterr(err, errlen,
+                   "%s: %s holds %llu bytes, the pickle expects %lld %s elements "
+                   "(%llu bytes)",
+                   pt->name, path, (unsigned long long)e->usize, (long long)s->numel,
+                   ef_pt_dtype_name(s->dtype), (unsigned long long)bytes);
       return -1;
     }
     if (e->method == 0) {
@@ -173,7 +176,7 @@ static int open_legacy(ef_pt *pt, char *err, size_t errlen) {
     pos += used;
     size_t n = 0;
     const char *b = ef_pt_bytes(v, &n);
-    int ok = k == 0   ? ef_pt_kind_of(v) == EF_PT_BIGINT && n == PT_LEGACY_MAGIC_BYTES &&
+    int ok = k == 0 ? ef_pt_kind_of(v) == EF_PT_BIGINT && n == PT_LEGACY_MAGIC_BYTES &&
                           !memcmp(b, PT_LEGACY_MAGIC, n)
              : k == 1 ? ef_pt_kind_of(v) == EF_PT_INT && ef_pt_int(v) == PT_LEGACY_PROTOCOL
                       : ef_pt_kind_of(v) == EF_PT_DICT;
@@ -195,8 +198,8 @@ static int open_legacy(ef_pt *pt, char *err, size_t errlen) {
     return -1;
   pos += used;
   ef_pt_val *keys;
-  if (ef_pickle_load(pt, pt->base + pos, pt->size - pos, "storage key list", 1, &keys, &used,
-                     err, errlen))
+  if (ef_pickle_load(pt, pt->base + pos, pt->size - pos, "storage key list", 1, &keys, &used, err,
+                     errlen))
     return -1;
   pos += used;
   if (ef_pt_kind_of(keys) != EF_PT_LIST) {
@@ -209,9 +212,10 @@ static int open_legacy(ef_pt *pt, char *err, size_t errlen) {
     const ef_pt_val *kv = keys->items[i];
     ef_pt_storage *s = kv->kind == EF_PT_STR ? find_storage(pt, kv->s) : NULL;
     if (!s || s->root_key || s->data) {
-      ef_pt_seterr(err, errlen, "%s: legacy storage list entry %zu (%s) names no storage of the "
-                   "pickle, a view, or one already read", pt->name, i,
-                   kv->kind == EF_PT_STR ? kv->s : "not a string");
+      ef_pt_seterr(err, errlen,
+                   "%s: legacy storage list entry %zu (%s) names no storage of the "
+                   "pickle, a view, or one already read",
+                   pt->name, i, kv->kind == EF_PT_STR ? kv->s : "not a string");
       return -1;
     }
     size_t es = ef_pt_dtype_size(s->dtype);
@@ -224,9 +228,10 @@ static int open_legacy(ef_pt *pt, char *err, size_t errlen) {
     for (int b = 7; b >= 0; b--) numel = numel << 8 | pt->base[pos + (size_t)b];
     pos += 8;
     if (numel != (uint64_t)s->numel) {
-      ef_pt_seterr(err, errlen, "%s: storage '%s' at offset %zu holds %llu elements, the pickle "
-                   "says %lld", pt->name, s->key, pos - 8, (unsigned long long)numel,
-                   (long long)s->numel);
+      ef_pt_seterr(err, errlen,
+                   "%s: storage '%s' at offset %zu holds %llu elements, the pickle "
+                   "says %lld",
+                   pt->name, s->key, pos - 8, (unsigned long long)numel, (long long)s->numel);
       return -1;
     }
     uint64_t bytes = numel * es; /* numel <= EF_PT_MAX_TENSOR_BYTES / es (pickle.c) */
@@ -251,8 +256,8 @@ static int open_legacy(ef_pt *pt, char *err, size_t errlen) {
       }
       s->data = r->data + (uint64_t)s->view_offset * ef_pt_dtype_size(s->dtype);
     } else if (!s->data) {
-      ef_pt_seterr(err, errlen, "%s: storage '%s' used by the pickle is not in the file",
-                   pt->name, s->key);
+      ef_pt_seterr(err, errlen, "%s: storage '%s' used by the pickle is not in the file", pt->name,
+                   s->key);
       return -1;
     }
   }
@@ -273,8 +278,10 @@ static int open_common(ef_pt *pt, char *err, size_t errlen) {
     ef_pt_seterr(err, errlen, "%s: a tar checkpoint (torch < 0.4) is not supported", pt->name);
     return -1;
   }
-  ef_pt_seterr(err, errlen, "%s: not a PyTorch checkpoint (neither a zip archive nor a legacy "
-               "pickle; first byte 0x%02x)", pt->name, pt->base[0]);
+  ef_pt_seterr(err, errlen,
+               "%s: not a PyTorch checkpoint (neither a zip archive nor a legacy "
+               "pickle; first byte 0x%02x)",
+               pt->name, pt->base[0]);
   return -1;
 }
 
@@ -356,9 +363,9 @@ const char *ef_pt_format(const ef_pt *pt) { return pt && pt->is_zip ? "zip" : "l
 ef_pt_kind ef_pt_kind_of(const ef_pt_val *v) { return v ? v->kind : EF_PT_NONE; }
 
 const char *ef_pt_kind_name(ef_pt_kind k) {
-  static const char *const names[] = {"None", "bool",  "int",    "big int", "float",
-                                      "str",  "bytes", "list",   "tuple",   "dict",
-                                      "set",  "tensor", "storage", "global", "object"};
+  static const char *const names[] = {"None", "bool",   "int",     "big int", "float",
+                                      "str",  "bytes",  "list",    "tuple",   "dict",
+                                      "set",  "tensor", "storage", "global",  "object"};
   return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
 

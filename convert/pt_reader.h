@@ -36,19 +36,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EF_PT_MAX_FILE_BYTES ((uint64_t)64 << 30)     /* largest checkpoint file */
-#define EF_PT_MAX_PICKLE_BYTES ((uint64_t)1 << 30)    /* largest data.pkl */
-#define EF_PT_MAX_ZIP_ENTRIES (1 << 20)               /* entries in the archive */
-#define EF_PT_MAX_NAME_BYTES 4096                     /* zip entry name */
-#define EF_PT_MAX_DEPTH 1000                          /* nested MARKs (container depth) */
-#define EF_PT_MAX_STACK (1 << 22)                     /* values on the pickle stack */
-#define EF_PT_MAX_MEMO (1 << 22)                      /* memo slots */
-#define EF_PT_MAX_STRING ((uint64_t)256 << 20)        /* one str / bytes value */
-#define EF_PT_MAX_VALUES (1 << 24)                    /* values built by one pickle */
-#define EF_PT_MAX_VALUE_BYTES ((uint64_t)2 << 30)     /* bytes of all strings + containers */
-#define EF_PT_MAX_TENSOR_BYTES ((uint64_t)32 << 30)   /* all storages (inflated ones counted) */
-#define EF_PT_MAX_NDIM 16                             /* tensor dimensions */
-#define EF_PT_MAX_STORAGES (1 << 20)                  /* storages referenced */
+#define EF_PT_MAX_FILE_BYTES ((uint64_t)64 << 30)   /* largest checkpoint file */
+#define EF_PT_MAX_PICKLE_BYTES ((uint64_t)1 << 30)  /* largest data.pkl */
+#define EF_PT_MAX_ZIP_ENTRIES (1 << 20)             /* entries in the archive */
+#define EF_PT_MAX_NAME_BYTES 4096                   /* zip entry name */
+#define EF_PT_MAX_DEPTH 1000                        /* nested MARKs (container depth) */
+#define EF_PT_MAX_STACK (1 << 22)                   /* values on the pickle stack */
+#define EF_PT_MAX_MEMO (1 << 22)                    /* memo slots */
+#define EF_PT_MAX_STRING ((uint64_t)256 << 20)      /* one str / bytes value */
+#define EF_PT_MAX_VALUES (1 << 24)                  /* values built by one pickle */
+#define EF_PT_MAX_VALUE_BYTES ((uint64_t)2 << 30)   /* bytes of all strings + containers */
+#define EF_PT_MAX_TENSOR_BYTES ((uint64_t)32 << 30) /* all storages (inflated ones counted) */
+#define EF_PT_MAX_NDIM 16                           /* tensor dimensions */
+#define EF_PT_MAX_STORAGES (1 << 20)                /* storages referenced */
 
 typedef struct ef_pt ef_pt;         /* an open checkpoint */
 typedef struct ef_pt_val ef_pt_val; /* one value of its pickle (owned by the ef_pt) */
@@ -63,8 +63,8 @@ typedef enum {
   EF_PT_BYTES,
   EF_PT_LIST,
   EF_PT_TUPLE,
-  EF_PT_DICT,   /* dict or OrderedDict; insertion order kept */
-  EF_PT_SET,    /* set or frozenset */
+  EF_PT_DICT, /* dict or OrderedDict; insertion order kept */
+  EF_PT_SET,  /* set or frozenset */
   EF_PT_TENSOR,
   EF_PT_STORAGE,
   EF_PT_GLOBAL, /* a class or function name that was never called */
@@ -125,9 +125,9 @@ typedef struct {
   int ndim;
   int64_t shape[EF_PT_MAX_NDIM];
   int64_t stride[EF_PT_MAX_NDIM];
-  int64_t offset;       /* in elements, into the storage */
-  int64_t numel;        /* product of shape */
-  const char *storage;  /* storage key ("0", "17", ...) */
+  int64_t offset;      /* in elements, into the storage */
+  int64_t numel;       /* product of shape */
+  const char *storage; /* storage key ("0", "17", ...) */
 } ef_pt_tensor_info;
 
 /* Shape, strides, dtype of a TENSOR value. 0, or -1 when v is not a tensor. */

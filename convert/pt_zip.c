@@ -84,7 +84,8 @@ int ef_zip_open(ef_zip *z, const uint8_t *base, uint64_t size, const char *file,
     return -1;
   }
   /* the end-of-central-directory record: the last signature whose comment ends the file */
-  uint64_t lo = size > ZIP_EOCD_BYTES + ZIP_MAX_COMMENT ? size - ZIP_EOCD_BYTES - ZIP_MAX_COMMENT : 0;
+  uint64_t lo =
+      size > ZIP_EOCD_BYTES + ZIP_MAX_COMMENT ? size - ZIP_EOCD_BYTES - ZIP_MAX_COMMENT : 0;
   uint64_t eocd = UINT64_MAX;
   for (uint64_t p = size - ZIP_EOCD_BYTES + 1; p-- > lo;) {
     if (rd32(base + p) == ZIP_EOCD_SIG && p + ZIP_EOCD_BYTES + rd16(base + p + 20) == size) {
@@ -105,15 +106,18 @@ int ef_zip_open(ef_zip *z, const uint8_t *base, uint64_t size, const char *file,
     return -1;
   }
   if (n_entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_off == 0xFFFFFFFFu) {
-    if (eocd < ZIP_EOCD64_LOC_BYTES || rd32(base + eocd - ZIP_EOCD64_LOC_BYTES) != ZIP_EOCD64_LOC_SIG) {
+    if (eocd < ZIP_EOCD64_LOC_BYTES ||
+        rd32(base + eocd - ZIP_EOCD64_LOC_BYTES) != ZIP_EOCD64_LOC_SIG) {
       ef_pt_seterr(err, errlen, "%s: zip64 archive without its zip64 locator before offset %llu",
                    file, (unsigned long long)eocd);
       return -1;
     }
     uint64_t off64 = rd64(base + eocd - ZIP_EOCD64_LOC_BYTES + 8);
     if (!inside(off64, ZIP_EOCD64_BYTES, size) || rd32(base + off64) != ZIP_EOCD64_SIG) {
-      ef_pt_seterr(err, errlen, "%s: zip64 end-of-central-directory at offset %llu is missing "
-                   "or damaged", file, (unsigned long long)off64);
+      ef_pt_seterr(err, errlen,
+                   "%s: zip64 end-of-central-directory at offset %llu is missing "
+                   "or damaged",
+                   file, (unsigned long long)off64);
       return -1;
     }
     n_entries = rd64(base + off64 + 32);
@@ -126,9 +130,11 @@ int ef_zip_open(ef_zip *z, const uint8_t *base, uint64_t size, const char *file,
     return -1;
   }
   if (!inside(cd_off, cd_size, size)) {
-    ef_pt_seterr(err, errlen, "%s: truncated: zip central directory at offset %llu (%llu bytes) "
-                 "ends past the end of the file (%llu bytes)", file, (unsigned long long)cd_off,
-                 (unsigned long long)cd_size, (unsigned long long)size);
+    ef_pt_seterr(err, errlen,
+                 "%s: truncated: zip central directory at offset %llu (%llu bytes) "
+                 "ends past the end of the file (%llu bytes)",
+                 file, (unsigned long long)cd_off, (unsigned long long)cd_size,
+                 (unsigned long long)size);
     return -1;
   }
   z->e = calloc(n_entries ? n_entries : 1, sizeof *z->e);
@@ -154,8 +160,10 @@ int ef_zip_open(ef_zip *z, const uint8_t *base, uint64_t size, const char *file,
     uint32_t nlen = rd16(C + 28), xlen = rd16(C + 30), clen = rd16(C + 32);
     e->local_off = rd32(C + 42);
     if (p + ZIP_CDIR_BYTES + nlen + xlen + clen > end) {
-      ef_pt_seterr(err, errlen, "%s: zip central directory entry %llu at offset %llu runs past "
-                   "the directory", file, (unsigned long long)k, (unsigned long long)p);
+      ef_pt_seterr(err, errlen,
+                   "%s: zip central directory entry %llu at offset %llu runs past "
+                   "the directory",
+                   file, (unsigned long long)k, (unsigned long long)p);
       goto fail;
     }
     if (nlen == 0 || nlen > EF_PT_MAX_NAME_BYTES || memchr(C + ZIP_CDIR_BYTES, 0, nlen)) {
@@ -181,8 +189,10 @@ int ef_zip_open(ef_zip *z, const uint8_t *base, uint64_t size, const char *file,
       goto fail;
     }
     if (e->method != 0 && e->method != 8) {
-      ef_pt_seterr(err, errlen, "%s: zip entry %s uses compression method %d (only stored and "
-                   "deflate are supported)", file, e->name, e->method);
+      ef_pt_seterr(err, errlen,
+                   "%s: zip entry %s uses compression method %d (only stored and "
+                   "deflate are supported)",
+                   file, e->name, e->method);
       goto fail;
     }
     if (e->method == 0 && e->csize != e->usize) {
@@ -191,22 +201,28 @@ int ef_zip_open(ef_zip *z, const uint8_t *base, uint64_t size, const char *file,
       goto fail;
     }
     /* the local header: the data starts after its own name and extra field */
-    if (!inside(e->local_off, ZIP_LOCAL_BYTES, size) || rd32(base + e->local_off) != ZIP_LOCAL_SIG) {
-      ef_pt_seterr(err, errlen, "%s: zip entry %s: local header at offset %llu is missing or "
-                   "damaged (truncated file?)", file, e->name, (unsigned long long)e->local_off);
+    if (!inside(e->local_off, ZIP_LOCAL_BYTES, size) ||
+        rd32(base + e->local_off) != ZIP_LOCAL_SIG) {
+      ef_pt_seterr(err, errlen,
+                   "%s: zip entry %s: local header at offset %llu is missing or "
+                   "damaged (truncated file?)",
+                   file, e->name, (unsigned long long)e->local_off);
       goto fail;
     }
     const uint8_t *L = base + e->local_off;
     uint64_t doff = e->local_off + ZIP_LOCAL_BYTES + rd16(L + 26) + rd16(L + 28);
     if (rd16(L + 26) != nlen || memcmp(L + ZIP_LOCAL_BYTES, e->name, nlen) != 0) {
-      ef_pt_seterr(err, errlen, "%s: zip entry %s: local header at offset %llu names another "
-                   "entry", file, e->name, (unsigned long long)e->local_off);
+      ef_pt_seterr(err, errlen,
+                   "%s: zip entry %s: local header at offset %llu names another "
+                   "entry",
+                   file, e->name, (unsigned long long)e->local_off);
       goto fail;
     }
     if (!inside(doff, e->csize, size)) {
-      ef_pt_seterr(err, errlen, "%s: truncated: zip entry %s (%llu bytes at offset %llu) ends "
-                   "past the end of the file (%llu bytes)", file, e->name,
-                   (unsigned long long)e->csize, (unsigned long long)doff,
+      ef_pt_seterr(err, errlen,
+                   "%s: truncated: zip entry %s (%llu bytes at offset %llu) ends "
+                   "past the end of the file (%llu bytes)",
+                   file, e->name, (unsigned long long)e->csize, (unsigned long long)doff,
                    (unsigned long long)size);
       goto fail;
     }
@@ -256,9 +272,10 @@ int ef_zip_read(const ef_zip *z, const ef_zip_entry *e, const uint8_t **data, ui
     return 0;
   }
   if (e->usize > *budget) {
-    ef_pt_seterr(err, errlen, "%s: zip entry %s inflates to %llu bytes, more than the %llu "
-                 "bytes still allowed (EF_PT_MAX_TENSOR_BYTES)", file, e->name,
-                 (unsigned long long)e->usize, (unsigned long long)*budget);
+    ef_pt_seterr(err, errlen,
+                 "%s: zip entry %s inflates to %llu bytes, more than the %llu "
+                 "bytes still allowed (EF_PT_MAX_TENSOR_BYTES)",
+                 file, e->name, (unsigned long long)e->usize, (unsigned long long)*budget);
     return -1;
   }
   uint8_t *out = malloc(e->usize ? e->usize : 1);
@@ -293,8 +310,10 @@ int ef_zip_read(const ef_zip *z, const ef_zip_entry *e, const uint8_t **data, ui
   inflateEnd(&s);
   if (rc != Z_STREAM_END || out_done != e->usize) {
     free(out);
-    ef_pt_seterr(err, errlen, "%s: zip entry %s does not inflate to its %llu bytes (corrupt or "
-                 "truncated deflate stream)", file, e->name, (unsigned long long)e->usize);
+    ef_pt_seterr(err, errlen,
+                 "%s: zip entry %s does not inflate to its %llu bytes (corrupt or "
+                 "truncated deflate stream)",
+                 file, e->name, (unsigned long long)e->usize);
     return -1;
   }
   if (crc_of(out, e->usize) != e->crc) {

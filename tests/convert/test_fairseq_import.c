@@ -21,7 +21,8 @@
 
 #define DIR EF_FIXTURES "/import/"
 #define ERRLEN 2048
-#define LPROBS_ATOL 1e-4 /* as test_model_parity: the float32 reference itself is 1.3e-5 from float64 */
+#define LPROBS_ATOL                                                                                \
+  1e-4 /* as test_model_parity: the float32 reference itself is 1.3e-5 from float64 */
 
 static char err[ERRLEN], tmpdir[256];
 
@@ -65,11 +66,24 @@ static ef_model *load_h5(const char *path, ef_model_config *c) {
 
 static void same_structure(const ef_model_config *a, const ef_model_config *b) {
 #define EQ(f) ck_assert_msg(a->f == b->f, #f ": %d vs %d", (int)a->f, (int)b->f)
-  EQ(encoder_layers); EQ(decoder_layers); EQ(embed_dim); EQ(attention_heads);
-  EQ(encoder_ffn_dim); EQ(decoder_ffn_dim); EQ(encoder_attn_sets); EQ(encoder_ffn_sets);
-  EQ(decoder_layer_sets); EQ(decoder_layout); EQ(decoder_attn); EQ(share_layer_norm);
-  EQ(layer_adaptation); EQ(lora_rank); EQ(activation); EQ(max_source_positions);
-  EQ(max_target_positions); EQ(vocab_size);
+  EQ(encoder_layers);
+  EQ(decoder_layers);
+  EQ(embed_dim);
+  EQ(attention_heads);
+  EQ(encoder_ffn_dim);
+  EQ(decoder_ffn_dim);
+  EQ(encoder_attn_sets);
+  EQ(encoder_ffn_sets);
+  EQ(decoder_layer_sets);
+  EQ(decoder_layout);
+  EQ(decoder_attn);
+  EQ(share_layer_norm);
+  EQ(layer_adaptation);
+  EQ(lora_rank);
+  EQ(activation);
+  EQ(max_source_positions);
+  EQ(max_target_positions);
+  EQ(vocab_size);
 #undef EQ
 }
 
@@ -111,9 +125,11 @@ START_TEST(edgelm_checkpoint_imports_and_reproduces_reference_lprobs) {
   fx_tensor *lp = fx_need(&fx, "lprobs");
   ck_assert_int_eq(mo.lprobs->numel, lp->numel);
   double worst = fx_err(mo.lprobs->data, lp->f, lp->numel, LPROBS_ATOL, 0.0, NULL);
-  fprintf(stderr, "edgelm_tiny: imported model vs reference lprobs: max |diff| %.2e (%lld values)\n",
+  fprintf(stderr,
+          "edgelm_tiny: imported model vs reference lprobs: max |diff| %.2e (%lld values)\n",
           worst * LPROBS_ATOL, (long long)lp->numel);
-  fx_assert_close("imported edgelm_tiny lprobs", mo.lprobs->data, lp->f, lp->numel, LPROBS_ATOL, 0.0);
+  fx_assert_close("imported edgelm_tiny lprobs", mo.lprobs->data, lp->f, lp->numel, LPROBS_ATOL,
+                  0.0);
   ef_ctx_free(c);
   fx_free(&fx);
   ef_model_free(m);
@@ -141,8 +157,8 @@ START_TEST(legacy_args_fp16_and_ut_checkpoints_import) {
   /* float16 weights: the float32 ones rounded to 11 significant bits */
   const float *x = ef_params_data(a->params), *y = ef_params_data(b->params);
   for (int64_t i = 0; i < ef_params_flat_len(a->params); i++)
-    ck_assert_msg(fabsf(x[i] - y[i]) <= 1e-3f * fabsf(x[i]) + 6e-8f, "%lld: %g vs %g",
-                  (long long)i, (double)x[i], (double)y[i]);
+    ck_assert_msg(fabsf(x[i] - y[i]) <= 1e-3f * fabsf(x[i]) + 6e-8f, "%lld: %g vs %g", (long long)i,
+                  (double)x[i], (double)y[i]);
   ef_model_free(a);
   ef_model_free(b);
   /* the universal-transformer layout: one block shared by every layer, check only */

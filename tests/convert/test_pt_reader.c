@@ -70,7 +70,8 @@ static void check_tensors_file(const char *name, const char *format) {
   ck_assert(!ef_pt_tensor(ef_pt_get(t, "slice"), &ti));
   ck_assert_int_eq(ti.offset, 2 * 5 + 1);
   ef_pt_tensor_info a, b;
-  ck_assert(!ef_pt_tensor(ef_pt_get(t, "shared_a"), &a) && !ef_pt_tensor(ef_pt_get(t, "shared_b"), &b));
+  ck_assert(!ef_pt_tensor(ef_pt_get(t, "shared_a"), &a) &&
+            !ef_pt_tensor(ef_pt_get(t, "shared_b"), &b));
   ck_assert_str_eq(a.storage, b.storage);
   ck_assert_int_eq(b.offset, 3);
   /* int64 tensors are read as such, not as floats */
@@ -96,16 +97,19 @@ static void check_tensors_file(const char *name, const char *format) {
   const ef_pt_val *od = ef_pt_get(root, "od");
   ck_assert(ef_pt_kind_of(od) == EF_PT_DICT && ef_pt_len(od) == 2 &&
             ef_pt_str_eq(ef_pt_get(od, "k2"), "v"));
-  ck_assert(ef_pt_kind_of(ef_pt_get(root, "set")) == EF_PT_SET && ef_pt_len(ef_pt_get(root, "set")) == 2);
+  ck_assert(ef_pt_kind_of(ef_pt_get(root, "set")) == EF_PT_SET &&
+            ef_pt_len(ef_pt_get(root, "set")) == 2);
   size_t n;
   const char *big = ef_pt_bytes(ef_pt_get(root, "big"), &n); /* 2**70: 9 bytes */
-  ck_assert(ef_pt_kind_of(ef_pt_get(root, "big")) == EF_PT_BIGINT && n == 9 && (uint8_t)big[8] == 0x40);
+  ck_assert(ef_pt_kind_of(ef_pt_get(root, "big")) == EF_PT_BIGINT && n == 9 &&
+            (uint8_t)big[8] == 0x40);
   ck_assert_int_eq(ef_pt_int(ef_pt_get(root, "neg")), -5);
   const char *bytes = ef_pt_bytes(ef_pt_get(root, "bytes"), &n);
   ck_assert(bytes && n == 3 && !memcmp(bytes, "abc", 3));
   ck_assert(ef_pt_float(ef_pt_get(root, "float")) == 0.25);
   ck_assert(ef_pt_int(ef_pt_item(ef_pt_item(ef_pt_item(ef_pt_get(root, "nested"), 0), 0), 0)) == 1);
-  ck_assert(ef_pt_str_eq(ef_pt_get(root, "unicode"), "Stra\xc3\x9f" "e \xe2\x96\x81"));
+  ck_assert(ef_pt_str_eq(ef_pt_get(root, "unicode"), "Stra\xc3\x9f"
+                                                     "e \xe2\x96\x81"));
   fx_free(&fx);
   ef_pt_close(pt);
 }
@@ -144,9 +148,9 @@ END_TEST
 /* A legacy file around one pickle: magic, protocol 1001, {}, the pickle, the key list. */
 static size_t legacy_file(uint8_t *out, const uint8_t *pk, size_t n, const uint8_t *tail,
                           size_t tn) {
-  static const uint8_t head[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a,
-                                 0xa8, 0x50, 0x19, '.',  0x80, 0x02, 'M',  0xe9, 0x03, '.',
-                                 0x80, 0x02, '}',  '.'};
+  static const uint8_t head[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                 0x20, 0x6a, 0xa8, 0x50, 0x19, '.',  0x80, 0x02, 'M',
+                                 0xe9, 0x03, '.',  0x80, 0x02, '}',  '.'};
   static const uint8_t keys[] = {0x80, 0x02, ']', '.'};
   size_t k = 0;
   memcpy(out, head, sizeof head), k += sizeof head;
@@ -166,48 +170,90 @@ typedef struct {
   const char *expect; /* substring of the message; NULL = must load */
 } pk_case;
 
-#define C(what, lit, expect) {what, lit, sizeof(lit) - 1, expect}
+#define C(what, lit, expect)                                                                       \
+  { what, lit, sizeof(lit) - 1, expect }
 static const pk_case CASES[] = {
     C("unknown opcode", "\x80\x02\xff.", "pickle offset 2: unknown pickle opcode 0xff"),
     C("protocol 6", "\x80\x06N.", "protocol 6 is newer than 5"),
-    C("truncated string", "\x80\x02X\x10\x00\x00\x00" "abc", "truncated: 16 bytes needed, 7 left"),
+    C("truncated string",
+      "\x80\x02X\x10\x00\x00\x00"
+      "abc",
+      "truncated: 16 bytes needed, 7 left"),
     C("huge bytes8", "\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x3f.", "truncated"),
     C("no STOP", "\x80\x02N", "truncated: 1 bytes needed, 0 left"),
     C("empty stop", "\x80\x02.", "STOP with an empty stack"),
-    C("pop empty", "\x80\x02" "0N.", "POP from an empty stack"),
+    C("pop empty",
+      "\x80\x02"
+      "0N.",
+      "POP from an empty stack"),
     C("memo never stored", "\x80\x02h\x07.", "memo index 7 was never stored"),
     C("memo too large", "\x80\x02Nr\xff\xff\xff\xff.", "EF_PT_MAX_MEMO"),
     C("reduce on int", "\x80\x02K\x01)R.", "REDUCE calls a int, not a global"),
-    C("reduce without args tuple", "\x80\x02" "cos\nsystem\nK\x01R.", "with a int instead of an argument tuple"),
+    C("reduce without args tuple",
+      "\x80\x02"
+      "cos\nsystem\nK\x01R.",
+      "with a int instead of an argument tuple"),
     C("setitems on a list", "\x80\x02](K\x01K\x02u.", "SETITEM(S) on a list"),
-    C("append to a dict", "\x80\x02}K\x01" "a.", "APPEND(S) on a dict"),
-    C("odd dict", "\x80\x02(K\x01" "d.", "DICT with an odd number of items"),
+    C("append to a dict",
+      "\x80\x02}K\x01"
+      "a.",
+      "APPEND(S) on a dict"),
+    C("odd dict",
+      "\x80\x02(K\x01"
+      "d.",
+      "DICT with an odd number of items"),
     C("tuple3 short", "\x80\x02K\x01\x87.", "TUPLE3 needs 3 values"),
     C("ext1", "\x80\x02\x82\x01.", "extension-registry opcode 0x82"),
     C("text persid", "\x80\x02P0\n.", "PERSID"),
     C("out-of-band buffer", "\x80\x05\x97.", "out-of-band buffer opcode 0x97"),
     C("stack_global of ints", "\x80\x04K\x01K\x02\x93.", "STACK_GLOBAL needs two strings"),
-    C("persistent id not a tuple", "\x80\x02K\x01Q.", "persistent id is not a ('storage', ...) tuple"),
-    C("unknown storage type", "\x80\x02(X\x07\x00\x00\x00storagectorch\nQInt8Storage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x04tQ.",
+    C("persistent id not a tuple", "\x80\x02K\x01Q.",
+      "persistent id is not a ('storage', ...) tuple"),
+    C("unknown storage type",
+      "\x80\x02(X\x07\x00\x00\x00storagectorch\nQInt8Storage\nX\x01\x00\x00\x00"
+      "0X\x03\x00\x00\x00"
+      "cpuK\x04tQ.",
       "unsupported storage type torch.QInt8Storage"),
     /* a storage of 4 floats, then a view of 10 elements: outside */
     C("view past its storage",
-      "\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
-      "X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x04tQK\x00K\x0a\x85K\x01\x85\x89}tR.",
+      "\x80\x02"
+      "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+      "X\x01\x00\x00\x00"
+      "0X\x03\x00\x00\x00"
+      "cpuK\x04tQK\x00K\x0a\x85K\x01\x85\x89}tR.",
       "does not fit in storage '0' of 4 elements"),
     C("negative stride",
-      "\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
-      "X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x04tQK\x00K\x02\x85J\xff\xff\xff\xff\x85\x89}tR.",
+      "\x80\x02"
+      "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+      "X\x01\x00\x00\x00"
+      "0X\x03\x00\x00\x00"
+      "cpuK\x04tQK\x00K\x02\x85J\xff\xff\xff\xff\x85\x89}tR.",
       "size 2 / stride -1"),
     C("same storage key, two sizes",
-      "\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x04tQ"
-      "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x05tQ\x86.",
+      "\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00"
+      "0X\x03\x00\x00\x00"
+      "cpuK\x04tQ"
+      "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00"
+      "0X\x03\x00\x00\x00"
+      "cpuK\x05tQ\x86.",
       "storage '0' is referenced as float32[4] and as float32[5]"),
     C("INT text not a number", "\x80\x02I12x\n.", "INT argument '12x' is not a 64-bit integer"),
     /* inert: a call of os.system and of builtins.eval become objects */
-    C("os.system", "\x80\x02" "cos\nsystem\nX\x0a\x00\x00\x00touch /tmp\x85R.", NULL),
-    C("eval via STACK_GLOBAL", "\x80\x04X\x08\x00\x00\x00" "builtinsX\x04\x00\x00\x00" "eval\x93X\x01\x00\x00\x00" "1\x85R.", NULL),
-    C("BUILD on a placeholder", "\x80\x02" "csubprocess\nPopen\n)\x81}X\x01\x00\x00\x00" "aK\x01sb.", NULL),
+    C("os.system",
+      "\x80\x02"
+      "cos\nsystem\nX\x0a\x00\x00\x00touch /tmp\x85R.",
+      NULL),
+    C("eval via STACK_GLOBAL",
+      "\x80\x04X\x08\x00\x00\x00"
+      "builtinsX\x04\x00\x00\x00"
+      "eval\x93X\x01\x00\x00\x00"
+      "1\x85R.",
+      NULL),
+    C("BUILD on a placeholder",
+      "\x80\x02"
+      "csubprocess\nPopen\n)\x81}X\x01\x00\x00\x00"
+      "aK\x01sb.",
+      NULL),
 };
 #undef C
 
@@ -260,10 +306,15 @@ END_TEST
 START_TEST(legacy_storage_table_is_checked) {
   /* main pickle: a float tensor of 2 on storage "7"; key list ["7"]; then its data */
   static const char main_pk[] =
-      "\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
-      "X\x01\x00\x00\x00" "7X\x03\x00\x00\x00" "cpuK\x02NtQK\x00K\x02\x85K\x01\x85\x89}tR.";
-  static const char keys_ok[] = "\x80\x02]X\x01\x00\x00\x00" "7a.";
-  static const char keys_bad[] = "\x80\x02]X\x01\x00\x00\x00" "9a.";
+      "\x80\x02"
+      "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+      "X\x01\x00\x00\x00"
+      "7X\x03\x00\x00\x00"
+      "cpuK\x02NtQK\x00K\x02\x85K\x01\x85\x89}tR.";
+  static const char keys_ok[] = "\x80\x02]X\x01\x00\x00\x00"
+                                "7a.";
+  static const char keys_bad[] = "\x80\x02]X\x01\x00\x00\x00"
+                                 "9a.";
   uint8_t tail[64], buf[512];
   float two[2] = {1.5f, -2.0f}, got[2];
   int64_t cnt = 2;
@@ -303,7 +354,8 @@ START_TEST(truncated_and_flipped_zips_never_crash) {
   ef_pt *pt;
   for (size_t cut = 0; cut < n; cut++) { /* every truncation point */
     memcpy(b, good, cut);
-    ck_assert_msg(ef_pt_open_memory(b, cut, "t.pt", &pt, err, sizeof err) != 0, "cut %zu loaded", cut);
+    ck_assert_msg(ef_pt_open_memory(b, cut, "t.pt", &pt, err, sizeof err) != 0, "cut %zu loaded",
+                  cut);
     ck_assert_msg(!strncmp(err, "t.pt: ", 6) && !strchr(err, '\n'), "%s", err);
   }
   int loaded = 0, failed = 0;
@@ -339,7 +391,8 @@ START_TEST(not_a_checkpoint_says_so) {
   ef_pt *pt;
   ck_assert(ef_pt_open(DIR "dict.src.txt", &pt, err, sizeof err) != 0);
   ck_assert_msg(strstr(err, "dict.src.txt: not a PyTorch checkpoint (neither a zip archive nor a "
-                            "legacy pickle") != NULL, "%s", err);
+                            "legacy pickle") != NULL,
+                "%s", err);
   ck_assert(ef_pt_open(DIR "no-such.pt", &pt, err, sizeof err) != 0);
   ck_assert_msg(strstr(err, "no-such.pt: cannot open: No such file") != NULL, "%s", err);
   ck_assert(ef_pt_open(DIR, &pt, err, sizeof err) != 0);

@@ -19,8 +19,8 @@
 #include "convert/pt_reader.h"
 
 #define ERRLEN 512
-#define WALK_DEPTH 48          /* deeper values are not visited */
-#define WALK_BUDGET 200000     /* values visited per input (shared nodes count again) */
+#define WALK_DEPTH 48            /* deeper values are not visited */
+#define WALK_BUDGET 200000       /* values visited per input (shared nodes count again) */
 #define READ_MAX_NUMEL (1 << 20) /* larger tensors are checked, not read */
 
 static void fail(const char *what) {
