@@ -3,6 +3,9 @@
 as fairseq saves EdgeLM, the numbers the imported model must reproduce, PyTorch files that
 exercise the reader (dtypes, strides, offsets, legacy and deflated layouts) and hostile files.
 
+`--full DIR` writes an EdgeLM-size checkpoint (d 512, V 2004, ~100 MB) to DIR instead (not
+committed; for timing the import at the real scale).
+
 It must never import fairseq or anything from the C side: the layout below was re-derived from
 reading fairseq's checkpoint_utils.save_state / utils.move_to_cpu and EdgeLM's transformer_edge
 (unilm/edgelm, late 2021). Deterministic; ~1 min of CPU:  /usr/bin/python3 tests/reference/fairseq_checkpoint.py
@@ -458,7 +461,24 @@ def evil():
         pickle.dump(touch, f, protocol=2)
 
 
+def full(out_dir):
+    """EdgeLM at full size (d 512, V 2004, random fairseq initialisation, not committed): the
+    import's time and memory at the real scale. Writes OUT_DIR/edgelm_full.pt, dict.src.txt."""
+    os.makedirs(out_dir, exist_ok=True)
+    write_dict(os.path.join(out_dir, "dict.src.txt"), ["tok%04d" % i for i in range(2000)])
+    size = dict(d=512, heads=8, ffn=2048, dffn=128, lora=32)
+    cfg = our_config(size, 2004)
+    params = ref.init_params(cfg, SEED, torch.float32)
+    st = fairseq_state(cfg, params, fairseq_args(size))
+    torch.save(st, os.path.join(out_dir, "edgelm_full.pt"))
+    print("%s: %d bytes" % (os.path.join(out_dir, "edgelm_full.pt"),
+                            os.path.getsize(os.path.join(out_dir, "edgelm_full.pt"))))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--full":
+        full(sys.argv[2])
+        return 0
     os.makedirs(OUT, exist_ok=True)
     shutil.copyfile(SPM_SRC, os.path.join(OUT, "spm.model"))
     import sentencepiece as spm
