@@ -87,7 +87,11 @@ int cmd_export(int argc, char **argv) {
     }
   }
   if (!o.checkpoint || !o.out) {
-    usage(stderr);
+    if (argc < 2)
+      usage(stderr);
+    else
+      fprintf(stderr, "error: %s (run `edgeformer export --help`)\n",
+              o.checkpoint ? "-o MODEL.efm is required" : "no checkpoint given");
     return 2;
   }
   char err[1536];

@@ -395,9 +395,10 @@ static int parse(rt_efm *f, char *err, size_t errlen) {
   if (read_tensors(f, &h, m, err, errlen)) return -1;
   char msg[512];
   if (rt_model_check(m, msg, sizeof msg)) return fail(f, err, errlen, "%s", msg);
+  /* named "tokenizer": encode errors (bad input text) then read "tokenizer: invalid UTF-8..." */
   if (rt_spm_load_memory(f->base + h.off[RT_EFM_SEC_SPM], (size_t)h.size[RT_EFM_SEC_SPM],
-                         "spm section", &f->spm, msg, sizeof msg))
-    return fail(f, err, errlen, "%s", msg);
+                         "tokenizer", &f->spm, msg, sizeof msg))
+    return fail(f, err, errlen, "spm section: %s", msg);
   return read_dict(f, &h, err, errlen);
 }
 

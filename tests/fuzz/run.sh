@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]: builds one SentencePiece fuzz target
-# (fuzz_spm_model or fuzz_spm_encode) with clang and libFuzzer (-fsanitize=fuzzer,address,undefined)
+# tests/fuzz/run.sh TARGET SECONDS [libFuzzer options...]: builds one fuzz target
+# (fuzz_spm_model, fuzz_spm_encode or fuzz_efm) with clang and libFuzzer (-fsanitize=fuzzer,address,undefined)
 # outside the normal gcc build and runs it for SECONDS with a seed corpus copied at run time from
 # the committed fixtures (tests/fixtures/spm/*.model for the model reader, one line of
-# tests/fixtures/spm/lines.txt per file for the encoder) plus tests/fuzz/corpus_spm/<kind>/.
+# tests/fixtures/spm/lines.txt per file for the encoder) plus tests/fuzz/corpus_spm/<kind>/;
+# the .efm reader's seeds are the small models in tests/fuzz/corpus_efm/.
 # Everything (binary, grown corpus, crash artifacts, log) goes to a fresh temporary directory
 # (or $FUZZ_WORKDIR), whose path is printed; nothing is written into the source tree.
 # Needs clang (Debian 12: apt-get install -y clang). The normal build and CI never need it.
 # Exit status: libFuzzer's (0 = no crash, leak or timeout found).
 set -euo pipefail
-usage() { echo "usage: tests/fuzz/run.sh fuzz_spm_model|fuzz_spm_encode SECONDS [libFuzzer options]" >&2; exit 2; }
+usage() { echo "usage: tests/fuzz/run.sh fuzz_spm_model|fuzz_spm_encode|fuzz_efm SECONDS [libFuzzer options]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 target=$1 seconds=$2
 shift 2
 case "$target" in
   fuzz_spm_model) kind=model ;;
   fuzz_spm_encode) kind=encode ;;
+  fuzz_efm) kind=efm ;;
   *) usage ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
@@ -27,6 +29,14 @@ RSS_LIMIT_MB=2048   # one process above this is reported as out of memory
 work=${FUZZ_WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/ef-$target.XXXXXX")}
 mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts"
 
+if [ "$kind" = efm ]; then
+  # the whole runtime (reader, tokenizer, kernels, decoder); no NEON file on x86
+  sources=$(ls "$root"/runtime/*.c | grep -v kernels_neon)
+  clang -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter -I"$root" -pthread \
+    "$root/tests/fuzz/fuzz_efm.c" $sources -lm -o "$work/$target"
+  cp "$root"/tests/fuzz/corpus_efm/* "$work/seeds/"
+else
 clang -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter -I"$root" \
   -DFUZZ_SPM_FIXTURES="\"$root/tests/fixtures/spm\"" \
@@ -40,6 +50,7 @@ else
   for f in "$work"/seeds/line*; do truncate -s -1 "$f"; done  # drop each line's newline
 fi
 cp "$root/tests/fuzz/corpus_spm/$kind"/* "$work/seeds/" 2>/dev/null || true
+fi
 
 echo "run.sh: $target for ${seconds}s in $work" >&2
 cd "$work"
