@@ -180,9 +180,69 @@ INLINE T_AVX2 void f32_tile_avx2(const float *x, int K, const float *w, const fl
   }
 }
 
+/* Small K (LoRA / adapter products, K <= RT_SMALLK): a 32-long dot product is mostly
+ * horizontal reduction, so for enough rows the kernel works in broadcast form instead: a panel
+ * of 16 weight rows is gathered, transposed, into a 16 × K block on the stack (W itself is not
+ * repacked), then y[i, n..n+15] += x[i,k] · panel[k] for k in order. Deterministic per (M, K):
+ * the choice does not depend on the thread split (panels start at chunk starts, multiples of
+ * 16). */
+#define RT_SMALLK 128
+/* measured: the gather costs about as much as 20 rows of broadcast FMAs, and the dot form is
+ * already fine at K = 128 unless there are many rows */
+static inline int use_smallk(int M, int K) { return (K <= 48 && M >= 8) || (K <= RT_SMALLK && M >= 64); }
+
+INLINE T_512 void panel_rows_512(const float *x, int K, const float *wt, __m512 bias,
+                                 __mmask16 cm, float *y, int N, const int MR) {
+  __m512 acc[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+  for (int k = 0; k < K; k++) {
+    __m512 w = _mm512_load_ps(wt + 16 * k);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)r * K + k]), w, acc[r]);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+    _mm512_mask_storeu_ps(y + (size_t)r * N, cm, _mm512_add_ps(acc[r], bias));
+}
+
+INLINE T_512 void f32_smallk_512(const float *x, int M, int K, const float *W, const float *b,
+                                  float *y, int N, int n0, int n1) {
+  float wt[RT_SMALLK * 16] __attribute__((aligned(64)));
+  const __m512i idx = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(K));
+  for (int n = n0; n < n1; n += 16) {
+    int nc = n1 - n < 16 ? n1 - n : 16;
+    __mmask16 cm = (__mmask16)(nc == 16 ? 0xffff : (1u << nc) - 1);
+    const float *wp = W + (size_t)n * K;
+    for (int k = 0; k < K; k++) /* gather column k of the 16 rows (masked: never past row nc) */
+      _mm512_store_ps(wt + 16 * k, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, idx, wp + k, 4));
+    __m512 bias = b ? _mm512_maskz_loadu_ps(cm, b + n) : _mm512_setzero_ps();
+    for (int i = 0; i < M; i += 8) {
+      const float *xi = x + (size_t)i * K;
+      float *yi = y + (size_t)i * N + n;
+      switch (M - i >= 8 ? 8 : M - i) {
+      case 8: panel_rows_512(xi, K, wt, bias, cm, yi, N, 8); break;
+      case 7: panel_rows_512(xi, K, wt, bias, cm, yi, N, 7); break;
+      case 6: panel_rows_512(xi, K, wt, bias, cm, yi, N, 6); break;
+      case 5: panel_rows_512(xi, K, wt, bias, cm, yi, N, 5); break;
+      case 4: panel_rows_512(xi, K, wt, bias, cm, yi, N, 4); break;
+      case 3: panel_rows_512(xi, K, wt, bias, cm, yi, N, 3); break;
+      case 2: panel_rows_512(xi, K, wt, bias, cm, yi, N, 2); break;
+      default: panel_rows_512(xi, K, wt, bias, cm, yi, N, 1); break;
+      }
+    }
+  }
+}
+
 T_512 void rt_f32_avx512(const float *x, int M, int K, const float *W, const float *b, float *y,
                          int N, int n0, int n1) {
-  /* few rows (decoder GEMV): 8 weight rows in flight; else 4×4 tiles */
+  if (use_smallk(M, K)) {
+    f32_smallk_512(x, M, K, W, b, y, N, n0, n1);
+    return;
+  }
+  /* few rows (decoder GEMV): 8 weight rows in flight; else 6×4 tiles */
   const int nrb = M <= 2 ? 8 : 4;
 #define TILE(MR, NR)                                                                           \
   f32_tile_512(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL, y + (size_t)i * N + n, \
@@ -370,9 +430,82 @@ INLINE T_AVX2 void i8_tile_avx2(const int8_t *x, size_t ldq, const float *xs, in
   }
 }
 
+/* Small K with VNNI, broadcast form (as f32_smallk_512): a panel of 16 weight rows is gathered
+ * into groups of 4 k (lane j of group g holds W[n+j, 4g..4g+3]), then for each x row the 4 bytes
+ * x[4g..4g+3] are broadcast and vpdpbusd accumulates 16 outputs at once. Integer sums are
+ * exact, so this gives the same bits as the dot form; the epilogue is rt_i8_out, 16 wide. */
+INLINE T_VNNI void i8_panel_rows_vnni(const int8_t *x, size_t ldq, const float *xs, int G,
+                                      const __m512i *wt, __m512 ws, __m512i rs128, const float *b,
+                                      __mmask16 cm, float *y, int N, const int MR) {
+  __m512i acc[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
+  for (int g = 0; g < G; g++) {
+    __m512i w = _mm512_load_si512((const void *)(wt + g));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      int32_t x4;
+      __builtin_memcpy(&x4, x + r * ldq + 4 * g, 4);
+      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(x4), w);
+    }
+  }
+  __m512 bv = b ? _mm512_maskz_loadu_ps(cm, b) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) {
+    __m512i d = _mm512_sub_epi32(acc[r], rs128);
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(_mm512_set1_ps(xs[r]), ws));
+    if (b) v = _mm512_add_ps(v, bv);
+    _mm512_mask_storeu_ps(y + (size_t)r * N, cm, v);
+  }
+}
+
+INLINE T_VNNI void i8_smallk_vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                                  const int8_t *Wq, const float *ws, const int32_t *rowsum,
+                                  const float *b, float *y, int N, int n0, int n1) {
+  __m512i wt[RT_SMALLK / 4];
+  const int G = (K + 3) / 4, full = K / 4;
+  const __m512i idx = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(K));
+  for (int n = n0; n < n1; n += 16) {
+    int nc = n1 - n < 16 ? n1 - n : 16;
+    __mmask16 cm = (__mmask16)(nc == 16 ? 0xffff : (1u << nc) - 1);
+    const int8_t *wp = Wq + (size_t)n * K;
+    for (int g = 0; g < full; g++) /* 4 bytes of each of the nc rows, never past a row */
+      wt[g] = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), cm, idx, wp + 4 * g, 1);
+    if (full < G) { /* K % 4 tail, zero-padded */
+      int32_t t[16] = {0};
+      for (int j = 0; j < nc; j++)
+        for (int q = 0; q < K - 4 * full; q++)
+          ((int8_t *)&t[j])[q] = wp[(size_t)j * K + 4 * full + q];
+      wt[full] = _mm512_loadu_si512((const void *)t);
+    }
+    __m512 wsv = _mm512_maskz_loadu_ps(cm, ws + n);
+    __m512i rs128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(cm, rowsum + n), 7);
+    const float *bn = b ? b + n : NULL;
+    for (int i = 0; i < M; i += 8) {
+      const int8_t *xi = xq + (size_t)i * ldq;
+      float *yi = y + (size_t)i * N + n;
+      switch (M - i >= 8 ? 8 : M - i) {
+      case 8: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 8); break;
+      case 7: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 7); break;
+      case 6: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 6); break;
+      case 5: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 5); break;
+      case 4: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 4); break;
+      case 3: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 3); break;
+      case 2: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 2); break;
+      default: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 1); break;
+      }
+    }
+  }
+}
+
 T_VNNI void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
                              const int8_t *Wq, const float *ws, const int32_t *rowsum,
                              const float *b, float *y, int N, int n0, int n1) {
+  if (K <= RT_SMALLK && M >= 8) {
+    i8_smallk_vnni(xq, ldq, xs, M, K, Wq, ws, rowsum, b, y, N, n0, n1);
+    return;
+  }
   const int nrb = M <= 2 ? 8 : 4;
 #define TILE(MR, NR)                                                                           \
   i8_tile_vnni(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, rowsum, b, n,      \

@@ -103,36 +103,81 @@ static void problem_free(problem *p) {
   free(p->x), free(p->w), free(p->b), free(p->q), free(p->ws), free(p->rs);
 }
 
+/* shapes beyond the cartesian product: the thresholds of the small-K kernels (K <= 48 with
+ * M >= 8, K <= 128 with M >= 64) and their neighbours */
+static const int EXTRA[][3] = {{70, 37, 100}, {64, 130, 128}, {64, 16, 129}, {63, 20, 128},
+                               {8, 16, 48},   {8, 17, 49},    {9, 33, 4},    {8, 1, 2}};
+
+static int f32_case(rt_kernels *k, rt_isa isa, int M, int N, int K, int bias, int *shown) {
+  int fails = 0;
+  problem p;
+  problem_make(&p, M, N, K, RT_F32);
+  float *y = alloc_y(M, N);
+  if (rt_linear(k, p.x, M, &p.W, bias ? p.b : NULL, y) != 0) fails++;
+  for (int i = 0; i < M; i++)
+    for (int n = 0; n < N; n++) {
+      double ref = bias ? p.b[n] : 0.0, mag = bias ? fabs(p.b[n]) : 0.0;
+      for (int kk = 0; kk < K; kk++) {
+        double t = (double)p.x[(size_t)i * K + kk] * (double)p.w[(size_t)n * K + kk];
+        ref += t, mag += fabs(t);
+      }
+      double tol = 2.0 * (K + 2) * ldexp(1.0, -24) * mag;
+      double got = y[(size_t)i * N + n];
+      if (!(fabs(got - ref) <= tol))
+        fails += report(shown, "f32 vs double", isa, M, N, K, i, n, got, ref);
+    }
+  if (!canaries_ok(y, M, N)) fails++, fprintf(stderr, "  f32 wrote past y\n");
+  free(y);
+  problem_free(&p);
+  return fails;
+}
+
 int kc_f32_vs_reference(rt_isa isa) {
   rt_kernels *k = ctx_for(isa);
   if (!k) return 0;
   int fails = 0, shown = 0;
-  for (int mi = 0; mi < LEN(MS); mi++)
-    for (int ki = 0; ki < LEN(KS); ki++)
-      for (int ni = 0; ni < LEN(NS); ni++)
-        for (int bias = 0; bias < 2; bias++) {
-          int M = MS[mi], K = KS[ki], N = NS[ni];
-          problem p;
-          problem_make(&p, M, N, K, RT_F32);
-          float *y = alloc_y(M, N);
-          if (rt_linear(k, p.x, M, &p.W, bias ? p.b : NULL, y) != 0) fails++;
-          for (int i = 0; i < M; i++)
-            for (int n = 0; n < N; n++) {
-              double ref = bias ? p.b[n] : 0.0, mag = bias ? fabs(p.b[n]) : 0.0;
-              for (int kk = 0; kk < K; kk++) {
-                double t = (double)p.x[(size_t)i * K + kk] * (double)p.w[(size_t)n * K + kk];
-                ref += t, mag += fabs(t);
-              }
-              double tol = 2.0 * (K + 2) * ldexp(1.0, -24) * mag;
-              double got = y[(size_t)i * N + n];
-              if (!(fabs(got - ref) <= tol))
-                fails += report(&shown, "f32 vs double", isa, M, N, K, i, n, got, ref);
-            }
-          if (!canaries_ok(y, M, N)) fails++, fprintf(stderr, "  f32 wrote past y\n");
-          free(y);
-          problem_free(&p);
-        }
+  for (int bias = 0; bias < 2; bias++) {
+    for (int mi = 0; mi < LEN(MS); mi++)
+      for (int ki = 0; ki < LEN(KS); ki++)
+        for (int ni = 0; ni < LEN(NS); ni++)
+          fails += f32_case(k, isa, MS[mi], NS[ni], KS[ki], bias, &shown);
+    for (int e = 0; e < LEN(EXTRA); e++)
+      fails += f32_case(k, isa, EXTRA[e][0], EXTRA[e][1], EXTRA[e][2], bias, &shown);
+  }
   rt_kernels_free(k);
+  return fails;
+}
+
+static int i8_case(rt_kernels *k, rt_isa isa, int M, int N, int K, int bias, int *shown) {
+  int fails = 0;
+  problem p;
+  problem_make(&p, M, N, K, RT_I8);
+  if (M >= 3) { /* row 2: scale exactly 1 and ties everywhere, plus a NaN */
+    float *r2 = p.x + 2 * (size_t)K;
+    for (int kk = 0; kk < K; kk++) r2[kk] = (float)(kk % 16) - 7.5f;
+    r2[0] = -127.0f;
+    if (K >= 3) r2[1] = NAN;
+  }
+  float *y = alloc_y(M, N);
+  int8_t *xq = malloc((size_t)M * K);
+  float *xs = malloc((size_t)M * sizeof(float));
+  rt_quantize_rows(p.x, M, K, xq, xs, NULL);
+  if (rt_linear(k, p.x, M, &p.W, bias ? p.b : NULL, y) != 0) fails++;
+  for (int i = 0; i < M; i++)
+    for (int n = 0; n < N; n++) {
+      int64_t d = 0;
+      for (int kk = 0; kk < K; kk++) d += (int64_t)xq[(size_t)i * K + kk] * p.q[(size_t)n * K + kk];
+      /* the documented epilogue, with volatile so the compiler cannot fuse it */
+      volatile float s = xs[i] * p.ws[n];
+      volatile float v = (float)(int32_t)d * s;
+      volatile float want = bias ? v + p.b[n] : v;
+      float got = y[(size_t)i * N + n];
+      if (memcmp(&got, (const void *)&want, sizeof got) != 0)
+        fails += report(shown, "i8 exact", isa, M, N, K, i, n, got, want);
+    }
+  if (!canaries_ok(y, M, N)) fails++, fprintf(stderr, "  i8 wrote past y\n");
+  free(y), free(xq), free(xs);
+  problem_free(&p);
   return fails;
 }
 
@@ -140,41 +185,14 @@ int kc_i8_exact(rt_isa isa) {
   rt_kernels *k = ctx_for(isa);
   if (!k) return 0;
   int fails = 0, shown = 0;
-  for (int mi = 0; mi < LEN(MS); mi++)
-    for (int ki = 0; ki < LEN(KS); ki++)
-      for (int ni = 0; ni < LEN(NS); ni++)
-        for (int bias = 0; bias < 2; bias++) {
-          int M = MS[mi], K = KS[ki], N = NS[ni];
-          problem p;
-          problem_make(&p, M, N, K, RT_I8);
-          float *y = alloc_y(M, N);
-          if (M >= 3) { /* row 2: scale exactly 1 and ties everywhere, plus a NaN */
-            float *r2 = p.x + 2 * (size_t)K;
-            for (int kk = 0; kk < K; kk++) r2[kk] = (float)(kk % 16) - 7.5f;
-            r2[0] = -127.0f;
-            if (K >= 3) r2[1] = NAN;
-          }
-          int8_t *xq = malloc((size_t)M * K);
-          float *xs = malloc((size_t)M * sizeof(float));
-          rt_quantize_rows(p.x, M, K, xq, xs, NULL);
-          if (rt_linear(k, p.x, M, &p.W, bias ? p.b : NULL, y) != 0) fails++;
-          for (int i = 0; i < M; i++)
-            for (int n = 0; n < N; n++) {
-              int64_t d = 0;
-              for (int kk = 0; kk < K; kk++)
-                d += (int64_t)xq[(size_t)i * K + kk] * p.q[(size_t)n * K + kk];
-              /* the documented epilogue, with volatile so the compiler cannot fuse it */
-              volatile float s = xs[i] * p.ws[n];
-              volatile float v = (float)(int32_t)d * s;
-              volatile float want = bias ? v + p.b[n] : v;
-              float got = y[(size_t)i * N + n];
-              if (memcmp(&got, (const void *)&want, sizeof got) != 0)
-                fails += report(&shown, "i8 exact", isa, M, N, K, i, n, got, want);
-            }
-          if (!canaries_ok(y, M, N)) fails++, fprintf(stderr, "  i8 wrote past y\n");
-          free(y), free(xq), free(xs);
-          problem_free(&p);
-        }
+  for (int bias = 0; bias < 2; bias++) {
+    for (int mi = 0; mi < LEN(MS); mi++)
+      for (int ki = 0; ki < LEN(KS); ki++)
+        for (int ni = 0; ni < LEN(NS); ni++)
+          fails += i8_case(k, isa, MS[mi], NS[ni], KS[ki], bias, &shown);
+    for (int e = 0; e < LEN(EXTRA); e++)
+      fails += i8_case(k, isa, EXTRA[e][0], EXTRA[e][1], EXTRA[e][2], bias, &shown);
+  }
   rt_kernels_free(k);
   return fails;
 }
