@@ -4,13 +4,14 @@
 # outside the normal gcc build and runs it for SECONDS with a seed corpus copied at run time from
 # the committed fixtures (tests/fixtures/spm/*.model for the model reader, one line of
 # tests/fixtures/spm/lines.txt per file for the encoder) plus tests/fuzz/corpus_spm/<kind>/;
-# the .efm reader's seeds are the small models in tests/fuzz/corpus_efm/.
+# the .efm reader's seeds are the small models in tests/fuzz/corpus_efm/; the torch.save
+# reader's (fuzz_pt) the import fixtures tests/fixtures/import/*.pt and tests/fuzz/corpus_pt/.
 # Everything (binary, grown corpus, crash artifacts, log) goes to a fresh temporary directory
 # (or $FUZZ_WORKDIR), whose path is printed; nothing is written into the source tree.
 # Needs clang (Debian 12: apt-get install -y clang). The normal build and CI never need it.
 # Exit status: libFuzzer's (0 = no crash, leak or timeout found).
 set -euo pipefail
-usage() { echo "usage: tests/fuzz/run.sh fuzz_spm_model|fuzz_spm_encode|fuzz_efm SECONDS [libFuzzer options]" >&2; exit 2; }
+usage() { echo "usage: tests/fuzz/run.sh fuzz_spm_model|fuzz_spm_encode|fuzz_efm|fuzz_pt SECONDS [libFuzzer options]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 target=$1 seconds=$2
 shift 2
@@ -18,6 +19,7 @@ case "$target" in
   fuzz_spm_model) kind=model ;;
   fuzz_spm_encode) kind=encode ;;
   fuzz_efm) kind=efm ;;
+  fuzz_pt) kind=pt ;;
   *) usage ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
@@ -36,6 +38,15 @@ if [ "$kind" = efm ]; then
     -fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter -I"$root" -pthread \
     "$root/tests/fuzz/fuzz_efm.c" $sources -lm -o "$work/$target"
   cp "$root"/tests/fuzz/corpus_efm/* "$work/seeds/"
+elif [ "$kind" = pt ]; then
+  # the torch.save reader and the fairseq config mapping (convert/), with zlib and libinih
+  clang -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter -I"$root" \
+    "$root/tests/fuzz/fuzz_pt.c" "$root"/convert/pt_zip.c "$root"/convert/pickle.c \
+    "$root"/convert/pickle_objects.c "$root"/convert/pt_reader.c \
+    "$root"/convert/fairseq_config.c "$root"/model/config.c -lz -linih -lm -o "$work/$target"
+  cp "$root"/tests/fixtures/import/*.pt "$root"/tests/fixtures/import/*.pkl \
+    "$root"/tests/fuzz/corpus_pt/* "$work/seeds/"
 else
 clang -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=all -Wall -Wextra -Wno-unused-parameter -I"$root" \
