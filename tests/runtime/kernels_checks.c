@@ -209,12 +209,14 @@ int kc_threads_identical(rt_isa isa) {
   if (rt_kernels_set_threads(k2, 3) != 0 || rt_kernels_threads(k2) != 3) fails++;
   if (rt_kernels_set_threads(k2, 1) != 0 || rt_kernels_threads(k2) != 1) fails++;
   if (rt_kernels_set_threads(k2, 2) != 0 || rt_kernels_threads(k2) != 2) fails++;
-  /* {64, 48, 600}: activations quantised by both threads */
+  /* {64, 48, 600}: activations quantised by both threads; {40, 100, 32}, {33, 130, 100}: the
+   * small-K panels */
   static const int shapes[][3] = {{33, 130, 100}, {7, 33, 513},   {2, 1000, 3},
-                                  {5, 512, 128},  {64, 48, 600},  {1, 2048, 512},
-                                  {5, 512, 2048}, {30, 2048, 512}, {150, 512, 512}};
+                                  {5, 512, 128},  {64, 48, 600},  {40, 100, 32},
+                                  {1, 2048, 512}, {5, 512, 2048}, {30, 2048, 512},
+                                  {150, 512, 512}};
   /* EF_KERNELS_QUICK (the ThreadSanitizer run): only the small shapes, which still split */
-  int nshapes = getenv("EF_KERNELS_QUICK") ? 5 : LEN(shapes);
+  int nshapes = getenv("EF_KERNELS_QUICK") ? 6 : LEN(shapes);
   for (int s = 0; s < nshapes; s++)
     for (int dt = 0; dt < 2; dt++) {
       int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
