@@ -7,3 +7,6 @@ enable_testing()
 add_executable(kernels_selftest tests/runtime/kernels_selftest.c tests/runtime/kernels_checks.c)
 target_link_libraries(kernels_selftest PRIVATE ef_runtime m)
 add_test(NAME kernels_selftest COMMAND kernels_selftest)
+# The device binary and the C API example (docs/device.md): they link ef_runtime only.
+add_subdirectory(device)
+add_subdirectory(examples)

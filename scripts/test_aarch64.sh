@@ -41,5 +41,8 @@ for variant in armv8-a armv8.2-a+dotprod; do
     esac
   done
   qemu-aarch64 -L /usr/aarch64-linux-gnu "$dir/bin/kernels_selftest" || status=1
+  # the device binary (docs/device.md) on a committed tiny model: loads, translates, exits 0
+  echo "God said" | qemu-aarch64 -L /usr/aarch64-linux-gnu "$dir/bin/edgeformer-run" \
+    tests/fuzz/corpus_efm/tiny1_int8.efm --beam 2 >/dev/null || status=1
 done
 exit $status
