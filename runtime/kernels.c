@@ -338,7 +338,7 @@ int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols) {
 
 /* ---- quantisation ---- */
 
-/* One row; returns Σ q. The arithmetic is rt_quant1 / rt_quant_scale (kernels_internal.h),
+/* One row; returns Σ q. The arithmetic is rt_quant1 / rt_quant_scale / rt_quant_inv (kernels_internal.h),
  * shared with the vector quantisers of the activations. */
 static int32_t quantize_row(const float *w, int cols, int8_t *q, float *scale) {
   float m = 0.0f;
@@ -346,10 +346,10 @@ static int32_t quantize_row(const float *w, int cols, int8_t *q, float *scale) {
     float a = fabsf(w[c]);
     m = a > m ? a : m; /* NaN never wins */
   }
-  float s = rt_quant_scale(m);
+  float s = rt_quant_scale(m), inv = rt_quant_inv(m);
   int32_t sum = 0;
   for (int c = 0; c < cols; c++) {
-    q[c] = rt_quant1(w[c], s);
+    q[c] = rt_quant1(w[c], inv);
     sum += q[c];
   }
   *scale = s;

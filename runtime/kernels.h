@@ -68,9 +68,11 @@ int rt_kernels_threads(const rt_kernels *k);
 /* How many times the scratch has been reallocated (tests check that steady state is 0). */
 size_t rt_kernels_scratch_grows(const rt_kernels *k);
 
-/* Quantise a float matrix [rows, cols] row by row: scale[r] = max|w[r,:]| / 127 (1 when the
- * row is all zeros), q = round-to-nearest-even(w / scale) clamped to [-127, 127] (NaN -> 0),
- * rowsum[r] = Σ q[r,:] (rowsum may be NULL). So |w - scale·q| <= scale / 2 for finite w.
+/* Quantise a float matrix [rows, cols] row by row: scale[r] = max|w[r,:]| / 127 and
+ * q = round-to-nearest-even(w · (127 / max|w[r,:]|)) clamped to [-127, 127] (NaN -> 0); a row
+ * whose max|w| is below 2^-100 (all zeros, say) gets scale 1 and q = 0. rowsum[r] = Σ q[r,:]
+ * (rowsum may be NULL). So |w - scale·q| <= scale/2 · (1 + 2^-14) for finite w (the product and
+ * the rounded scale each add a relative 2^-24 per unit of q, q <= 127).
  * Used by the exporter, by tests, and (row by row) for activations inside rt_linear. */
 void rt_quantize_rows(const float *w, int rows, int cols, int8_t *q, float *scale, int32_t *rowsum);
 

@@ -28,22 +28,30 @@ typedef void (*rt_i8_fn)(const int8_t *xq, size_t ldq, const float *xs, int M, i
                          const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
                          float *y, int N, int n0, int n1);
 
-/* Quantise one activation row: *scale = max|x| / 127 (1 for an all-zero row or when that
- * underflows), q[k] = rt_quant1(x[k], *scale), q[K..ld) = 0. Every ISA's version produces
- * exactly the bytes of rt_quant_portable (same division, round-to-nearest-even, clamp). */
+/* Quantise one activation row: *scale = rt_quant_scale(max|x|), q[k] = rt_quant1(x[k],
+ * rt_quant_inv(max|x|)), q[K..ld) = 0. Every ISA's version produces exactly the bytes of
+ * rt_quant_portable (same product, round-to-nearest-even, clamp). */
 typedef void (*rt_quant_fn)(const float *x, int K, int8_t *q, size_t ld, float *scale);
 
-/* round-to-nearest-even(v / scale) clamped to [-127, 127]; NaN gives 0 */
-static inline int8_t rt_quant1(float v, float scale) {
-  float r = v / scale;
+/* Rows whose max|x| is below this quantise to zeros (scale 1): it keeps 127 / max finite. */
+#define RT_QUANT_TINY 0x1p-100f
+
+/* round-to-nearest-even(v · inv) clamped to [-127, 127]; NaN gives 0. A product, not a
+ * division by the scale: the division made the quantiser the slowest part of small products. */
+static inline int8_t rt_quant1(float v, float inv) {
+  float r = v * inv;
   if (r != r) return 0;
   r = r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r;
   return (int8_t)(int)nearbyintf(r);
 }
 
+/* scale = max|x| / 127, or 1 for a zero (or tiny) row */
 static inline float rt_quant_scale(float maxabs) {
-  float s = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
-  return s > 0.0f ? s : 1.0f; /* maxabs / 127 underflowed to zero */
+  return maxabs >= RT_QUANT_TINY ? maxabs / 127.0f : 1.0f;
+}
+/* the multiplier: 127 / max|x|, or 0 for a zero (or tiny) row, or an infinite max */
+static inline float rt_quant_inv(float maxabs) {
+  return maxabs >= RT_QUANT_TINY ? 127.0f / maxabs : 0.0f;
 }
 
 /* The one int8 epilogue. kernels*.c are compiled with -ffp-contract=off, so this is the same

@@ -110,7 +110,7 @@ void rt_i8_neon(const int8_t *xq, size_t ldq, const float *xs, int M, int K, con
 }
 
 /* ---- activation quantiser: the bytes of rt_quant_portable ----
- * vmaxnmq ignores NaN like the scalar loop; the division is IEEE; FCVTNS rounds to nearest
+ * vmaxnmq ignores NaN like the scalar loop; the product is IEEE; FCVTNS rounds to nearest
  * even and turns NaN into 0, as rt_quant1 does. */
 void rt_quant_neon(const float *x, int K, int8_t *q, size_t ld, float *scale) {
   float32x4_t m = vdupq_n_f32(0.0f);
@@ -121,19 +121,19 @@ void rt_quant_neon(const float *x, int K, int8_t *q, size_t ld, float *scale) {
     float a = __builtin_fabsf(x[t]);
     mx = a > mx ? a : mx;
   }
-  float s = rt_quant_scale(mx);
-  const float32x4_t vs = vdupq_n_f32(s), lo = vdupq_n_f32(-127.0f), hi = vdupq_n_f32(127.0f);
+  float s = rt_quant_scale(mx), inv = rt_quant_inv(mx);
+  const float32x4_t vi = vdupq_n_f32(inv), lo = vdupq_n_f32(-127.0f), hi = vdupq_n_f32(127.0f);
   for (k = 0; k + 16 <= K; k += 16) {
     int32x4_t v[4];
     for (int u = 0; u < 4; u++) {
-      float32x4_t f = vdivq_f32(vld1q_f32(x + k + 4 * u), vs);
+      float32x4_t f = vmulq_f32(vld1q_f32(x + k + 4 * u), vi);
       v[u] = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(f, lo), hi)); /* NaN stays NaN -> 0 */
     }
     int16x8_t a = vcombine_s16(vqmovn_s32(v[0]), vqmovn_s32(v[1]));
     int16x8_t c = vcombine_s16(vqmovn_s32(v[2]), vqmovn_s32(v[3]));
     vst1q_s8(q + k, vcombine_s8(vqmovn_s16(a), vqmovn_s16(c)));
   }
-  for (; k < K; k++) q[k] = rt_quant1(x[k], s);
+  for (; k < K; k++) q[k] = rt_quant1(x[k], inv);
   for (k = K; k < (int)ld; k++) q[k] = 0;
   *scale = s;
 }

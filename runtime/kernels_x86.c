@@ -541,7 +541,7 @@ T_AVX2 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int
 
 /* ---- activation quantisers: the bytes of rt_quant_portable, 16 or 8 at a time ----
  * max|x| ignores NaN like the scalar loop (vmaxps returns its second operand, the running
- * maximum, when the first is NaN); the division is IEEE in both; the clamp happens in float
+ * maximum, when the first is NaN); the product is IEEE in both; the clamp happens in float
  * before the conversion, whose rounding is the default round-to-nearest-even of MXCSR. */
 
 /* flip: store q ^ 0x80 = q + 128 as unsigned bytes (the operand vpdpbusd wants), padding 0x80 */
@@ -553,11 +553,12 @@ INLINE T_512 void quant_512(const float *x, int K, int8_t *q, size_t ld, float *
     m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
   __mmask16 tail = (__mmask16)((1u << (K - k)) - 1);
   if (k < K) m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail, x + k)), m);
-  float s = rt_quant_scale(_mm512_reduce_max_ps(m));
-  const __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  float mx = _mm512_reduce_max_ps(m), s = rt_quant_scale(mx);
+  const __m512 vi = _mm512_set1_ps(rt_quant_inv(mx)), lo = _mm512_set1_ps(-127.0f),
+               hi = _mm512_set1_ps(127.0f);
   for (k = 0; k < K; k += 16) {
     __mmask16 mk = K - k >= 16 ? (__mmask16)0xffff : tail;
-    __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + k), vs);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + k), vi);
     __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
     v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
     __m512i i = _mm512_maskz_mov_epi32(ord, _mm512_cvtps_epi32(v));
@@ -588,17 +589,17 @@ T_AVX2 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *sc
     float a = __builtin_fabsf(x[t]);
     mx = a > mx ? a : mx;
   }
-  float s = rt_quant_scale(mx);
-  const __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  float s = rt_quant_scale(mx), inv = rt_quant_inv(mx);
+  const __m256 vi = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
   for (k = 0; k + 8 <= K; k += 8) {
-    __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + k), vs);
+    __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k), vi);
     __m256 ord = _mm256_cmp_ps(v, v, _CMP_ORD_Q);
     v = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v, lo), hi), ord);
     __m256i i = _mm256_cvtps_epi32(v);
     __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
     _mm_storel_epi64((__m128i *)(q + k), _mm_packs_epi16(p16, p16));
   }
-  for (; k < K; k++) q[k] = rt_quant1(x[k], s);
+  for (; k < K; k++) q[k] = rt_quant1(x[k], inv);
   for (k = K; k < (int)ld; k++) q[k] = 0;
   *scale = s;
 }

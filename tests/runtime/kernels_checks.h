@@ -23,7 +23,8 @@ int kc_zero_rows(rt_isa isa);
 /* Growing then shrinking then regrowing shapes: correct results, and no scratch reallocation
  * once the largest shape has been seen (or reserved). */
 int kc_steady_state(rt_isa isa);
-/* rt_quantize_rows: |w - scale·q| <= scale/2, the max maps to ±127, rowsum, zero rows. */
+/* rt_quantize_rows: |w - scale·q| <= scale/2·(1+2^-14), the max maps to ±127, rowsum, zero and
+ * tiny rows. */
 int kc_quantize_roundtrip(void);
 /* EF_RUNTIME_ISA caps rt_isa_detect; rt_kernels_new falls back to a supported ISA. */
 int kc_isa_selection(void);
