@@ -369,10 +369,13 @@ def incremental_lprobs(model, sources, prevs):
 
 
 def check_incremental(model, sources, prevs):
-    """Max |incremental - teacher-forced| log-prob over the real (non-pad) decoder positions,
-    the teacher-forced graph being edgeformer_ref.forward."""
+    """Incremental decoder vs the teacher-forced graph (edgeformer_ref.forward) over the real
+    (non-pad) decoder positions and every vocabulary entry: (max |diff|, max |diff| /
+    max(1, |log-prob|)). The second is the float32 criterion: log-probs of unlikely tokens are
+    large negative numbers whose rounding error grows with them."""
     inc, src, prev = incremental_lprobs(model, sources, prevs)
     with torch.inference_mode():
         _, full = ref.forward(model.params, model.cfg, src, prev)
     real = prev.ne(PAD)
-    return (inc - full)[real].abs().max().item()
+    d, f = (inc - full)[real].abs(), full[real].abs()
+    return d.max().item(), (d / f.clamp_min(1.0)).max().item()
