@@ -3,8 +3,8 @@
  * same run (the peer; OpenBLAS is only linked by this benchmark, never by runtime/).
  *
  * The peer is cblas_sgemm, or cblas_sgemv when M = 1 (OpenBLAS's sgemm is 10x slower than its
- * sgemv there). Every variant of one shape is timed in turn inside each repetition (so a burst of load from
- * another process hits all of them alike); each timing repeats the call for about 0.5 ms.
+ * sgemv there). Every variant of one shape is timed in turn inside each repetition (so a burst of
+ * load from another process hits all of them alike); each timing repeats the call for about 0.5 ms.
  * Prints medians: GFLOP/s for fp32 and GOP/s for int8 (2·M·N·K per call, activation
  * quantisation included in the int8 time) and the ratios to OpenBLAS.
  *
@@ -40,8 +40,8 @@ static double median(double *v, int n) {
 static const struct {
   int N, K;
   const char *what;
-} SHAPES[] = {{512, 512, "q/k/v/out"}, {2048, 512, "fc1, output proj"}, {512, 2048, "fc2"},
-              {128, 512, "adapter down"}, {512, 128, "adapter up"}, {32, 512, "lora down"},
+} SHAPES[] = {{512, 512, "q/k/v/out"},    {2048, 512, "fc1, output proj"}, {512, 2048, "fc2"},
+              {128, 512, "adapter down"}, {512, 128, "adapter up"},        {32, 512, "lora down"},
               {512, 32, "lora up"}};
 static int MS[16] = {1, 5, 30, 150}, NM = 4;
 #define LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -68,14 +68,22 @@ typedef struct {
 
 static void run(const bench *s, int v) {
   switch (v) {
-  case V_F32_1: rt_linear(s->k1, s->x, s->M, &s->Wf, s->b, s->y); break;
-  case V_F32_2: rt_linear(s->k2, s->x, s->M, &s->Wf, s->b, s->y); break;
-  case V_I8_1: rt_linear(s->k1, s->x, s->M, &s->Wq, s->b, s->y); break;
-  case V_I8_2: rt_linear(s->k2, s->x, s->M, &s->Wq, s->b, s->y); break;
+  case V_F32_1:
+    rt_linear(s->k1, s->x, s->M, &s->Wf, s->b, s->y);
+    break;
+  case V_F32_2:
+    rt_linear(s->k2, s->x, s->M, &s->Wf, s->b, s->y);
+    break;
+  case V_I8_1:
+    rt_linear(s->k1, s->x, s->M, &s->Wq, s->b, s->y);
+    break;
+  case V_I8_2:
+    rt_linear(s->k2, s->x, s->M, &s->Wq, s->b, s->y);
+    break;
   case V_BLAS: /* M = 1: OpenBLAS's own GEMV (its sgemm is far slower there), as a caller would */
     if (s->M == 1)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, s->N, s->K, 1.0f, s->Wf.f, s->K, s->x, 1, 0.0f,
-                  s->y, 1);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, s->N, s->K, 1.0f, s->Wf.f, s->K, s->x, 1, 0.0f, s->y,
+                  1);
     else
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->M, s->N, s->K, 1.0f, s->x, s->K,
                   s->Wf.f, s->K, 0.0f, s->y, s->N);
@@ -104,18 +112,20 @@ int main(int argc, char **argv) {
   printf("bench_kernels: ISA %s, OpenBLAS %s (1 thread), medians of %d\n",
          rt_isa_name(rt_kernels_isa(s.k1)), openblas_get_corename(), reps);
   printf("%-17s %5s %5s %4s | %8s %8s %8s %8s %8s | %6s %6s %6s %6s\n", "layer", "N", "K", "M",
-         VNAME[0], VNAME[1], VNAME[2], VNAME[3], VNAME[4], "f32/bl", "i8/bl", "f32 2/1",
-         "i8 2/1");
+         VNAME[0], VNAME[1], VNAME[2], VNAME[3], VNAME[4], "f32/bl", "i8/bl", "f32 2/1", "i8 2/1");
 
   int maxN = 2048, maxK = 2048, maxM = 150;
   /* 64-byte aligned, as tensors in a .efm file and the decoder's buffers are */
-  float *x = amalloc((size_t)maxM * maxK * sizeof *x), *w = amalloc((size_t)maxN * maxK * sizeof *w);
+  float *x = amalloc((size_t)maxM * maxK * sizeof *x),
+        *w = amalloc((size_t)maxN * maxK * sizeof *w);
   float *b = amalloc((size_t)maxN * sizeof *b), *y = amalloc((size_t)maxM * maxN * sizeof *y);
   int8_t *q = amalloc((size_t)maxN * maxK);
   float *ws = malloc((size_t)maxN * sizeof *ws);
   int32_t *rs = malloc((size_t)maxN * sizeof *rs);
-  for (size_t i = 0; i < (size_t)maxM * maxK; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-  for (size_t i = 0; i < (size_t)maxN * maxK; i++) w[i] = 0.02f * ((float)((i * 7919) % 101) - 50.0f) / 50.0f;
+  for (size_t i = 0; i < (size_t)maxM * maxK; i++)
+    x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  for (size_t i = 0; i < (size_t)maxN * maxK; i++)
+    w[i] = 0.02f * ((float)((i * 7919) % 101) - 50.0f) / 50.0f;
   for (int i = 0; i < maxN; i++) b[i] = 0.01f * (float)(i % 7);
   rt_kernels_reserve(s.k1, maxM, maxK);
   rt_kernels_reserve(s.k2, maxM, maxK);

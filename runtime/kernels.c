@@ -19,13 +19,13 @@
 #include "runtime/kernels_internal.h"
 
 #define RT_MAX_THREADS 64
-#define RT_SPLIT_ALIGN 16              /* column chunks start at multiples of this */
-#define RT_CHUNKS_PER_THREAD 4         /* chunks per thread: a late thread costs one chunk */
-#define RT_MIN_CHUNK_MACS (1 << 15)    /* no chunk smaller than this many multiply-adds */
+#define RT_SPLIT_ALIGN 16               /* column chunks start at multiples of this */
+#define RT_CHUNKS_PER_THREAD 4          /* chunks per thread: a late thread costs one chunk */
+#define RT_MIN_CHUNK_MACS (1 << 15)     /* no chunk smaller than this many multiply-adds */
 #define RT_MIN_PARALLEL_QUANT (1 << 15) /* activations quantised by all threads from here */
-#define RT_ALIGN_COPY_ROWS 4          /* fp32 x misaligned with at least this many rows: copy */
-#define RT_PURE_SPINS 64               /* pause-spins (a few µs) before spinning with sched_yield */
-#define RT_SPIN_NS 50000               /* workers spin this long for the next job, then sleep */
+#define RT_ALIGN_COPY_ROWS 4            /* fp32 x misaligned with at least this many rows: copy */
+#define RT_PURE_SPINS 64 /* pause-spins (a few µs) before spinning with sched_yield */
+#define RT_SPIN_NS 50000 /* workers spin this long for the next job, then sleep */
 
 /* ---- thread pool ----
  * A job is the output columns split into chunks of `cw` columns (a multiple of RT_SPLIT_ALIGN).
@@ -63,8 +63,8 @@ struct rt_kernels {
   /* the job word: generation (bits 40..63, bumped once per job) | number of chunks (24..39) |
    * next chunk to claim (0..23). One atomic word, so a claim can never mix two jobs. */
   _Atomic uint64_t work;
-  unsigned gen;         /* generation of the job being published (calling thread only) */
-  atomic_int finished;  /* chunks done */
+  unsigned gen;        /* generation of the job being published (calling thread only) */
+  atomic_int finished; /* chunks done */
   atomic_int stop;
   rt_job job;
 };
@@ -100,8 +100,8 @@ static void chunk_run(rt_kernels *k, int c) {
   if (j->W->dtype == RT_F32)
     k->f32(j->x, j->M, j->K, j->W->f, j->b, j->y, j->N, n0, n1);
   else
-    k->i8(k->xq, k->ld, k->xs, j->M, j->K, j->W->q, j->W->scale, j->W->rowsum, j->b, j->y, j->N,
-          n0, n1);
+    k->i8(k->xq, k->ld, k->xs, j->M, j->K, j->W->q, j->W->scale, j->W->rowsum, j->b, j->y, j->N, n0,
+          n1);
 }
 
 #define WORK_GEN(v) ((unsigned)((v) >> 40))
@@ -243,11 +243,16 @@ static rt_isa isa_clamp(rt_isa isa) {
 
 const char *rt_isa_name(rt_isa isa) {
   switch (isa) {
-  case RT_ISA_PORTABLE: return "portable";
-  case RT_ISA_AVX2: return "avx2";
-  case RT_ISA_AVX512: return "avx512";
-  case RT_ISA_AVX512_VNNI: return "avx512vnni";
-  case RT_ISA_NEON: return "neon";
+  case RT_ISA_PORTABLE:
+    return "portable";
+  case RT_ISA_AVX2:
+    return "avx2";
+  case RT_ISA_AVX512:
+    return "avx512";
+  case RT_ISA_AVX512_VNNI:
+    return "avx512vnni";
+  case RT_ISA_NEON:
+    return "neon";
   }
   return "unknown";
 }
@@ -271,7 +276,9 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
   k->quant = rt_quant_portable;
   switch (k->isa) {
 #ifdef RT_HAVE_X86
-  case RT_ISA_AVX2: k->f32 = rt_f32_avx2, k->i8 = rt_i8_avx2, k->quant = rt_quant_avx2; break;
+  case RT_ISA_AVX2:
+    k->f32 = rt_f32_avx2, k->i8 = rt_i8_avx2, k->quant = rt_quant_avx2;
+    break;
   case RT_ISA_AVX512:
     k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512, k->quant = rt_quant_avx512;
     break;
@@ -280,9 +287,12 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
     break;
 #endif
 #ifdef RT_HAVE_NEON
-  case RT_ISA_NEON: k->f32 = rt_f32_neon, k->i8 = rt_i8_neon, k->quant = rt_quant_neon; break;
+  case RT_ISA_NEON:
+    k->f32 = rt_f32_neon, k->i8 = rt_i8_neon, k->quant = rt_quant_neon;
+    break;
 #endif
-  default: break;
+  default:
+    break;
   }
   k->nthreads = 1;
   pthread_mutex_init(&k->mu, NULL);
@@ -338,8 +348,8 @@ int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols) {
 
 /* ---- quantisation ---- */
 
-/* One row; returns Σ q. The arithmetic is rt_quant1 / rt_quant_scale / rt_quant_inv (kernels_internal.h),
- * shared with the vector quantisers of the activations. */
+/* One row; returns Σ q. The arithmetic is rt_quant1 / rt_quant_scale / rt_quant_inv
+ * (kernels_internal.h), shared with the vector quantisers of the activations. */
 static int32_t quantize_row(const float *w, int cols, int8_t *q, float *scale) {
   float m = 0.0f;
   for (int c = 0; c < cols; c++) {
@@ -413,8 +423,8 @@ int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float
       for (int n = 0; n < N; n++) y[(size_t)i * N + n] = b ? b[n] : 0.0f;
     return 0;
   }
-  if (W->dtype == RT_F32 && k->isa != RT_ISA_PORTABLE && ((uintptr_t)x & 63) != 0 &&
-      K % 16 == 0 && M >= RT_ALIGN_COPY_ROWS) {
+  if (W->dtype == RT_F32 && k->isa != RT_ISA_PORTABLE && ((uintptr_t)x & 63) != 0 && K % 16 == 0 &&
+      M >= RT_ALIGN_COPY_ROWS) {
     /* vector loads of a misaligned x straddle cache lines (~30% slower GEMM on AVX-512); a
      * copy costs M·K against M·N·K multiply-adds */
     if (rt_kernels_reserve(k, M, K) < 0) return -1;
@@ -436,7 +446,8 @@ int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float
   int nch = 1;
   if (k->nthreads > 1) {
     double macs = (double)M * N * K;
-    int by_work = (int)(macs / RT_MIN_CHUNK_MACS), by_cols = (N + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN;
+    int by_work = (int)(macs / RT_MIN_CHUNK_MACS),
+        by_cols = (N + RT_SPLIT_ALIGN - 1) / RT_SPLIT_ALIGN;
     nch = k->nthreads * RT_CHUNKS_PER_THREAD;
     if (nch > by_work) nch = by_work;
     if (nch > by_cols) nch = by_cols;

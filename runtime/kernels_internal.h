@@ -21,9 +21,10 @@ typedef void (*rt_f32_fn)(const float *x, int M, int K, const float *W, const fl
                           int N, int n0, int n1);
 
 /* int8: xq [M, ldq] quantised activations (int8 in [-127,127], zero-padded to ldq, a multiple
- * of RT_KPAD; for rt_i8_avx512vnni stored as unsigned x + 128, see rt_quant_avx512_u8), xs[M] their scales, Wq [N,K] int8 weights with per-row scales ws[N] and
- * rowsum[N] = Σ_k Wq[n,k]. Computes the exact int32 dot d = Σ_k xq[i,k]·Wq[n,k] and stores
- * rt_i8_out(d, xs[i], ws[n], b, n) into y[i, n], n0 <= n < n1. */
+ * of RT_KPAD; for rt_i8_avx512vnni stored as unsigned x + 128, see rt_quant_avx512_u8), xs[M] their
+ * scales, Wq [N,K] int8 weights with per-row scales ws[N] and rowsum[N] = Σ_k Wq[n,k]. Computes the
+ * exact int32 dot d = Σ_k xq[i,k]·Wq[n,k] and stores rt_i8_out(d, xs[i], ws[n], b, n) into y[i, n],
+ * n0 <= n < n1. */
 typedef void (*rt_i8_fn)(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
                          const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
                          float *y, int N, int n0, int n1);
@@ -62,8 +63,10 @@ static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int
   return b ? v + b[n] : v;
 }
 
-/* The column loop shared by every vector path (inside a kernel with parameters M, n0, n1): tiles of NR weight rows (nrb, then 4, 2, 1 at the
- * edge), and for each, blocks of up to MRMAX activation rows. TILE(mr, nr) expands to a call. */
+/* The column loop shared by every vector path (inside a kernel with parameters M, n0, n1): tiles of
+ * NR weight rows (nrb, then 4, 2, 1 at the edge), and for each, blocks of up to MRMAX activation
+ * rows. TILE(mr, nr) expands to a call. */
+/* clang-format off */
 #define COLUMN_LOOP(MRMAX, nrb, TILE)                                                          \
   for (int n = n0; n < n1;) {                                                                  \
     int left = n1 - n;                                                                         \
@@ -97,6 +100,7 @@ static inline float rt_i8_out(int32_t d, float xs, float ws, const float *b, int
     }                                                                                          \
     n += nr;                                                                                   \
   }
+/* clang-format on */
 
 void rt_f32_portable(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                      int n0, int n1);
@@ -124,9 +128,9 @@ void rt_f32_avx512(const float *x, int M, int K, const float *W, const float *b,
 void rt_i8_avx512(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
                   const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
                   int n1);
-void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
-                      const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
-                      float *y, int N, int n0, int n1);
+void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                      const float *ws, const int32_t *rowsum, const float *b, float *y, int N,
+                      int n0, int n1);
 #endif
 
 #if defined(__aarch64__)

@@ -47,9 +47,9 @@ INLINE void f32_tile_neon(const float *x, int K, const float *w, const float *b,
 void rt_f32_neon(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
                  int n0, int n1) {
   const int nrb = M <= 2 ? 8 : 4;
-#define TILE(MR, NR)                                                                           \
-  f32_tile_neon(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL,                     \
-                y + (size_t)i * N + n, N, MR, NR)
+#define TILE(MR, NR)                                                                               \
+  f32_tile_neon(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL, y + (size_t)i * N + n,  \
+                N, MR, NR)
   COLUMN_LOOP(4, nrb, TILE)
 #undef TILE
 }
@@ -102,8 +102,8 @@ void rt_i8_neon(const int8_t *xq, size_t ldq, const float *xs, int M, int K, con
                 const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
                 int n1) {
   const int nrb = M <= 2 ? 8 : 4;
-#define TILE(MR, NR)                                                                           \
-  i8_tile_neon(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,              \
+#define TILE(MR, NR)                                                                               \
+  i8_tile_neon(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,                 \
                y + (size_t)i * N, N, MR, NR)
   COLUMN_LOOP(4, nrb, TILE)
 #undef TILE

@@ -26,10 +26,14 @@ int rt_x86_supports(int isa) {
   int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl");
   switch (isa) {
-  case 1: return avx2;
-  case 2: return avx512;
-  case 3: return avx512 && __builtin_cpu_supports("avx512vnni");
-  default: return 0;
+  case 1:
+    return avx2;
+  case 2:
+    return avx512;
+  case 3:
+    return avx512 && __builtin_cpu_supports("avx512vnni");
+  default:
+    return 0;
   }
 }
 
@@ -151,8 +155,8 @@ INLINE T_AVX2 void f32_tile_avx2(const float *x, int K, const float *w, const fl
   }
   if (k < K) {
     static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(K - k),
-                                   _mm256_loadu_si256((const __m256i *)ramp));
+    __m256i m =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(K - k), _mm256_loadu_si256((const __m256i *)ramp));
     __m256 xv[4];
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++) xv[i] = _mm256_maskload_ps(x + (size_t)i * K + k, m);
@@ -189,10 +193,12 @@ INLINE T_AVX2 void f32_tile_avx2(const float *x, int K, const float *w, const fl
 #define RT_SMALLK 128
 /* measured: the gather costs about as much as 20 rows of broadcast FMAs, and the dot form is
  * already fine at K = 128 unless there are many rows */
-static inline int use_smallk(int M, int K) { return (K <= 48 && M >= 8) || (K <= RT_SMALLK && M >= 64); }
+static inline int use_smallk(int M, int K) {
+  return (K <= 48 && M >= 8) || (K <= RT_SMALLK && M >= 64);
+}
 
-INLINE T_512 void panel_rows_512(const float *x, int K, const float *wt, __m512 bias,
-                                 __mmask16 cm, float *y, int N, const int MR) {
+INLINE T_512 void panel_rows_512(const float *x, int K, const float *wt, __m512 bias, __mmask16 cm,
+                                 float *y, int N, const int MR) {
   __m512 acc[8];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
@@ -208,29 +214,47 @@ INLINE T_512 void panel_rows_512(const float *x, int K, const float *wt, __m512 
 }
 
 INLINE T_512 void f32_smallk_512(const float *x, int M, int K, const float *W, const float *b,
-                                  float *y, int N, int n0, int n1) {
+                                 float *y, int N, int n0, int n1) {
   float wt[RT_SMALLK * 16] __attribute__((aligned(64)));
-  const __m512i idx = _mm512_mullo_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(K));
+  const __m512i idx =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(K));
   for (int n = n0; n < n1; n += 16) {
     int nc = n1 - n < 16 ? n1 - n : 16;
     __mmask16 cm = (__mmask16)(nc == 16 ? 0xffff : (1u << nc) - 1);
     const float *wp = W + (size_t)n * K;
     for (int k = 0; k < K; k++) /* gather column k of the 16 rows (masked: never past row nc) */
-      _mm512_store_ps(wt + 16 * k, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, idx, wp + k, 4));
+      _mm512_store_ps(wt + 16 * k,
+                      _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, idx, wp + k, 4));
     __m512 bias = b ? _mm512_maskz_loadu_ps(cm, b + n) : _mm512_setzero_ps();
     for (int i = 0; i < M; i += 8) {
       const float *xi = x + (size_t)i * K;
       float *yi = y + (size_t)i * N + n;
       switch (M - i >= 8 ? 8 : M - i) {
-      case 8: panel_rows_512(xi, K, wt, bias, cm, yi, N, 8); break;
-      case 7: panel_rows_512(xi, K, wt, bias, cm, yi, N, 7); break;
-      case 6: panel_rows_512(xi, K, wt, bias, cm, yi, N, 6); break;
-      case 5: panel_rows_512(xi, K, wt, bias, cm, yi, N, 5); break;
-      case 4: panel_rows_512(xi, K, wt, bias, cm, yi, N, 4); break;
-      case 3: panel_rows_512(xi, K, wt, bias, cm, yi, N, 3); break;
-      case 2: panel_rows_512(xi, K, wt, bias, cm, yi, N, 2); break;
-      default: panel_rows_512(xi, K, wt, bias, cm, yi, N, 1); break;
+      case 8:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 8);
+        break;
+      case 7:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 7);
+        break;
+      case 6:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 6);
+        break;
+      case 5:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 5);
+        break;
+      case 4:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 4);
+        break;
+      case 3:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 3);
+        break;
+      case 2:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 2);
+        break;
+      default:
+        panel_rows_512(xi, K, wt, bias, cm, yi, N, 1);
+        break;
       }
     }
   }
@@ -244,8 +268,8 @@ T_512 void rt_f32_avx512(const float *x, int M, int K, const float *W, const flo
   }
   /* few rows (decoder GEMV): 8 weight rows in flight; else 6×4 tiles */
   const int nrb = M <= 2 ? 8 : 4;
-#define TILE(MR, NR)                                                                           \
-  f32_tile_512(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL, y + (size_t)i * N + n, \
+#define TILE(MR, NR)                                                                               \
+  f32_tile_512(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL, y + (size_t)i * N + n,   \
                N, MR, NR)
   COLUMN_LOOP(6, nrb, TILE)
 #undef TILE
@@ -255,11 +279,11 @@ T_AVX2 void rt_f32_avx2(const float *x, int M, int K, const float *W, const floa
                         int N, int n0, int n1) {
   /* 16 ymm registers: 3×4 accumulators + 3 x + 1 w (measured 10-20% faster than 2×4) */
   const int nrb = 4;
-#define TILE(MR, NR)                                                                           \
-  do {                                                                                         \
-    if ((MR) <= 3 && (NR) <= 4)                                                                \
-      f32_tile_avx2(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL,                 \
-                    y + (size_t)i * N + n, N, (MR) <= 3 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);     \
+#define TILE(MR, NR)                                                                               \
+  do {                                                                                             \
+    if ((MR) <= 3 && (NR) <= 4)                                                                    \
+      f32_tile_avx2(x + (size_t)i * K, K, W + (size_t)n * K, b ? b + n : NULL,                     \
+                    y + (size_t)i * N + n, N, (MR) <= 3 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);         \
   } while (0)
   COLUMN_LOOP(3, nrb, TILE)
 #undef TILE
@@ -275,9 +299,8 @@ T_AVX2 void rt_f32_avx2(const float *x, int M, int K, const float *W, const floa
  * (rt_quant_avx512_u8) stores u = x + 128 (x xor 0x80) and Σ u·w = Σ x·w + 128·rowsum(w); the
  * correction uses rt_mat.rowsum. Padding bytes (128) meet masked-off (zero) weights. */
 INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, int K,
-                                const int8_t *w, const float *ws, const int32_t *rs,
-                                const float *b, int n, float *y, int N, const int MR,
-                                const int NR) {
+                                const int8_t *w, const float *ws, const int32_t *rs, const float *b,
+                                int n, float *y, int N, const int MR, const int NR) {
   __m512i acc[4][8];
 #pragma GCC unroll 4
   for (int i = 0; i < MR; i++)
@@ -287,8 +310,7 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
   for (; k + 64 <= K; k += 64) {
     __m512i xv[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-      xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
+    for (int i = 0; i < MR; i++) xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) {
       __m512i wv = _mm512_loadu_si512((const void *)(w + (size_t)j * K + k));
@@ -300,8 +322,7 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
     __mmask64 m = (__mmask64)((1ull << (K - k)) - 1);
     __m512i xv[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-      xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
+    for (int i = 0; i < MR; i++) xv[i] = _mm512_load_si512((const void *)(x + i * ldq + k));
 #pragma GCC unroll 8
     for (int j = 0; j < NR; j++) {
       __m512i wv = _mm512_maskz_loadu_epi8(m, w + (size_t)j * K + k);
@@ -318,7 +339,8 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
         __m128i u = hsum4i_256(fold512i(acc[i][j]), fold512i(acc[i][j + 1]),
                                fold512i(acc[i][j + 2]), fold512i(acc[i][j + 3]));
         /* exact: the int32 wrap-around of the shifted sum and of 128·rowsum cancel */
-        __m128i d = _mm_sub_epi32(u, _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(rs + n + j)), 7));
+        __m128i d =
+            _mm_sub_epi32(u, _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(rs + n + j)), 7));
         i8_out4(d, xs[i], ws + n + j, b ? b + n + j : NULL, yi + n + j);
       }
     } else {
@@ -336,9 +358,9 @@ INLINE T_VNNI void i8_tile_vnni(const int8_t *x, size_t ldq, const float *xs, in
  * into saturating int16. Operands: |w| as unsigned (0..128, exact even for w = -128) and x with
  * w's sign applied (x ∈ [-127,127], so ±x stays in int8). Each pair sum is at most
  * 2·128·127 = 32512 < 32767: it never saturates. vpmaddwd with ones widens to int32. */
-INLINE T_512 void i8_tile_512(const int8_t *x, size_t ldq, const float *xs, int K,
-                              const int8_t *w, const float *ws, const float *b, int n, float *y,
-                              int N, const int MR, const int NR) {
+INLINE T_512 void i8_tile_512(const int8_t *x, size_t ldq, const float *xs, int K, const int8_t *w,
+                              const float *ws, const float *b, int n, float *y, int N, const int MR,
+                              const int NR) {
   __m512i acc[4][8];
   const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -464,8 +486,9 @@ INLINE T_VNNI void i8_smallk_vnni(const int8_t *xq, size_t ldq, const float *xs,
                                   const float *b, float *y, int N, int n0, int n1) {
   __m512i wt[RT_SMALLK / 4];
   const int G = (K + 3) / 4, full = K / 4;
-  const __m512i idx = _mm512_mullo_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(K));
+  const __m512i idx =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(K));
   for (int n = n0; n < n1; n += 16) {
     int nc = n1 - n < 16 ? n1 - n : 16;
     __mmask16 cm = (__mmask16)(nc == 16 ? 0xffff : (1u << nc) - 1);
@@ -486,14 +509,30 @@ INLINE T_VNNI void i8_smallk_vnni(const int8_t *xq, size_t ldq, const float *xs,
       const int8_t *xi = xq + (size_t)i * ldq;
       float *yi = y + (size_t)i * N + n;
       switch (M - i >= 8 ? 8 : M - i) {
-      case 8: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 8); break;
-      case 7: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 7); break;
-      case 6: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 6); break;
-      case 5: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 5); break;
-      case 4: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 4); break;
-      case 3: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 3); break;
-      case 2: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 2); break;
-      default: i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 1); break;
+      case 8:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 8);
+        break;
+      case 7:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 7);
+        break;
+      case 6:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 6);
+        break;
+      case 5:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 5);
+        break;
+      case 4:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 4);
+        break;
+      case 3:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 3);
+        break;
+      case 2:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 2);
+        break;
+      default:
+        i8_panel_rows_vnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 1);
+        break;
       }
     }
   }
@@ -507,8 +546,8 @@ T_VNNI void rt_i8_avx512vnni(const int8_t *xq, size_t ldq, const float *xs, int 
     return;
   }
   const int nrb = M <= 2 ? 8 : 4;
-#define TILE(MR, NR)                                                                           \
-  i8_tile_vnni(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, rowsum, b, n,      \
+#define TILE(MR, NR)                                                                               \
+  i8_tile_vnni(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, rowsum, b, n,         \
                y + (size_t)i * N, N, MR, NR)
   COLUMN_LOOP(4, nrb, TILE)
 #undef TILE
@@ -518,8 +557,8 @@ T_512 void rt_i8_avx512(const int8_t *xq, size_t ldq, const float *xs, int M, in
                         const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
                         float *y, int N, int n0, int n1) {
   const int nrb = M <= 2 ? 8 : 4;
-#define TILE(MR, NR)                                                                           \
-  i8_tile_512(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,               \
+#define TILE(MR, NR)                                                                               \
+  i8_tile_512(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,                  \
               y + (size_t)i * N, N, MR, NR)
   COLUMN_LOOP(4, nrb, TILE)
 #undef TILE
@@ -529,11 +568,11 @@ T_AVX2 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int
                        const int8_t *Wq, const float *ws, const int32_t *rowsum, const float *b,
                        float *y, int N, int n0, int n1) {
   const int nrb = 4;
-#define TILE(MR, NR)                                                                           \
-  do {                                                                                         \
-    if ((MR) <= 2 && (NR) <= 4)                                                                \
-      i8_tile_avx2(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,          \
-                   y + (size_t)i * N, N, (MR) <= 2 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);          \
+#define TILE(MR, NR)                                                                               \
+  do {                                                                                             \
+    if ((MR) <= 2 && (NR) <= 4)                                                                    \
+      i8_tile_avx2(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, b, n,             \
+                   y + (size_t)i * N, N, (MR) <= 2 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);              \
   } while (0)
   COLUMN_LOOP(2, nrb, TILE)
 #undef TILE
@@ -549,8 +588,7 @@ INLINE T_512 void quant_512(const float *x, int K, int8_t *q, size_t ld, float *
                             const int flip) {
   __m512 m = _mm512_setzero_ps();
   int k = 0;
-  for (; k + 16 <= K; k += 16)
-    m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
+  for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);
   __mmask16 tail = (__mmask16)((1u << (K - k)) - 1);
   if (k < K) m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail, x + k)), m);
   float mx = _mm512_reduce_max_ps(m), s = rt_quant_scale(mx);

@@ -76,7 +76,8 @@ static void problem_make(problem *p, int M, int N, int K, int dtype) {
   p->w = malloc((size_t)N * K * sizeof(float) + 1);
   p->b = malloc((size_t)N * sizeof(float));
   fill(p->x, (size_t)M * K, 2.0f);
-  if (M > 1) for (int k = 0; k < K; k++) p->x[K + k] *= 1e-3f;
+  if (M > 1)
+    for (int k = 0; k < K; k++) p->x[K + k] *= 1e-3f;
   fill(p->w, (size_t)N * K, 0.1f);
   fill(p->b, (size_t)N, 1.0f);
   p->W = (rt_mat){.rows = N, .cols = K, .dtype = dtype, .f = p->w};
@@ -211,10 +212,9 @@ int kc_threads_identical(rt_isa isa) {
   if (rt_kernels_set_threads(k2, 2) != 0 || rt_kernels_threads(k2) != 2) fails++;
   /* {64, 48, 600}: activations quantised by both threads; {40, 100, 32}, {33, 130, 100}: the
    * small-K panels */
-  static const int shapes[][3] = {{33, 130, 100}, {7, 33, 513},   {2, 1000, 3},
-                                  {5, 512, 128},  {64, 48, 600},  {40, 100, 32},
-                                  {1, 2048, 512}, {5, 512, 2048}, {30, 2048, 512},
-                                  {150, 512, 512}};
+  static const int shapes[][3] = {{33, 130, 100},  {7, 33, 513},   {2, 1000, 3},   {5, 512, 128},
+                                  {64, 48, 600},   {40, 100, 32},  {1, 2048, 512}, {5, 512, 2048},
+                                  {30, 2048, 512}, {150, 512, 512}};
   /* EF_KERNELS_QUICK (the ThreadSanitizer run): only the small shapes, which still split */
   int nshapes = getenv("EF_KERNELS_QUICK") ? 6 : LEN(shapes);
   for (int s = 0; s < nshapes; s++)
@@ -289,8 +289,8 @@ int kc_steady_state(rt_isa isa) {
     return 0;
   }
   int fails = 0;
-  static const int seq[][3] = {{2, 64, 100}, {40, 130, 513}, {1, 7, 3}, {33, 130, 512},
-                               {40, 130, 513}, {5, 64, 100}};
+  static const int seq[][3] = {{2, 64, 100},   {40, 130, 513}, {1, 7, 3},
+                               {33, 130, 512}, {40, 130, 513}, {5, 64, 100}};
   size_t grows_after_max = 0;
   for (int s = 0; s < LEN(seq); s++) {
     int M = seq[s][0], N = seq[s][1], K = seq[s][2];
@@ -330,9 +330,9 @@ int kc_quantize_roundtrip(void) {
   int8_t *q = malloc((size_t)rows * cols);
   int32_t *rs = malloc((size_t)rows * sizeof *rs);
   fill(w, (size_t)rows * cols, 3.0f);
-  for (int c = 0; c < cols; c++) w[2 * cols + c] = 0.0f;      /* zero row */
-  for (int c = 0; c < cols; c++) w[3 * cols + c] *= 1e-30f;   /* small row, above 2^-100 */
-  for (int c = 0; c < cols; c++) w[5 * cols + c] *= 1e-32f;   /* tiny row: quantises to 0 */
+  for (int c = 0; c < cols; c++) w[2 * cols + c] = 0.0f;    /* zero row */
+  for (int c = 0; c < cols; c++) w[3 * cols + c] *= 1e-30f; /* small row, above 2^-100 */
+  for (int c = 0; c < cols; c++) w[5 * cols + c] *= 1e-32f; /* tiny row: quantises to 0 */
   for (int c = 0; c < cols; c++) w[4 * cols + c] = (c % 2) ? -0.5f : 0.5f; /* ties */
   rt_quantize_rows(w, rows, cols, q, scale, rs);
   for (int r = 0; r < rows; r++) {
@@ -381,9 +381,13 @@ int kc_isa_selection(void) {
   rt_isa best = rt_isa_detect();
   for (int i = RT_ISA_PORTABLE; i <= RT_ISA_NEON; i++) {
     rt_kernels *k = rt_kernels_new((rt_isa)i);
-    if (!k) { fails++; continue; }
+    if (!k) {
+      fails++;
+      continue;
+    }
     if ((int)rt_kernels_isa(k) > i && !(i == RT_ISA_NEON)) fails++;
-    if ((int)rt_kernels_isa(k) > (int)best) fails++, fprintf(stderr, "  %s above best\n", rt_isa_name(rt_kernels_isa(k)));
+    if ((int)rt_kernels_isa(k) > (int)best)
+      fails++, fprintf(stderr, "  %s above best\n", rt_isa_name(rt_kernels_isa(k)));
     rt_kernels_free(k);
   }
   if (saved) setenv("EF_RUNTIME_ISA", saved, 1);
@@ -410,8 +414,10 @@ int kc_run_all(const char *only) {
     struct {
       const char *name;
       int (*fn)(rt_isa);
-    } checks[] = {{"f32_vs_reference", kc_f32_vs_reference}, {"i8_exact", kc_i8_exact},
-                  {"threads_identical", kc_threads_identical}, {"zero_rows", kc_zero_rows},
+    } checks[] = {{"f32_vs_reference", kc_f32_vs_reference},
+                  {"i8_exact", kc_i8_exact},
+                  {"threads_identical", kc_threads_identical},
+                  {"zero_rows", kc_zero_rows},
                   {"steady_state", kc_steady_state}};
     for (int c = 0; c < LEN(checks); c++) {
       if (only && !strstr(checks[c].name, only)) continue;

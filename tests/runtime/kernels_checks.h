@@ -9,7 +9,8 @@
 #include "runtime/kernels.h"
 
 /* fp32 rt_linear of `isa` against a double-precision reference over odd shapes, bias or not:
- * |y - ref| <= 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) (the worst-case bound of any summation order). */
+ * |y - ref| <= 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) (the worst-case bound of any summation order).
+ */
 int kc_f32_vs_reference(rt_isa isa);
 /* int8 rt_linear of `isa`: the integer dot products are exact and the result is bit-identical
  * to the defined epilogue (float)d·(xs·ws) + b computed here from an exact int64 dot, for
