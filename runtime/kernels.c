@@ -28,11 +28,12 @@
 #define RT_SPIN_NS 50000 /* workers spin this long for the next job, then sleep */
 
 /* ---- thread pool ----
- * A job is the output columns split into chunks of `cw` columns (a multiple of RT_SPLIT_ALIGN).
- * The calling thread and the workers claim chunks from an atomic counter until none is left, so
- * a worker that is slow to wake (the machine is shared) delays a call by at most the chunk it
- * claimed. Every output element is computed by the same instructions whichever thread runs its
- * chunk, so results never depend on the thread count or on who ran what. */
+ * A job is the output columns split into chunks of `cw` columns (a multiple of RT_SPLIT_ALIGN),
+ * or, for int8, first the activation rows in chunks to quantise. The calling thread and the
+ * workers claim chunks (a CAS on the job word, see claim_chunks) until none is left, so a worker
+ * that is slow to wake (the machine is shared) delays a call by at most the chunk it claimed.
+ * Every output element is computed by the same instructions whichever thread runs its chunk,
+ * so results never depend on the thread count or on who ran what. */
 
 typedef struct rt_job {
   const float *x;
