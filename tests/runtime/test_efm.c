@@ -17,6 +17,7 @@
 #include "export/export.h"
 #include "model/to_runtime.h"
 #include "runtime/crc32.h"
+#include "runtime/edgeformer_rt.h"
 #include "runtime/efm.h"
 #include "runtime/spm.h"
 #include "tests/runtime/efm_fixture.h"
@@ -286,6 +287,56 @@ START_TEST(test_export_from_checkpoint_uses_data_folder_files) {
 }
 END_TEST
 
+START_TEST(test_c_api_statuses_and_repeatable_translation) {
+  efm_fixture fx;
+  make_fixture("edgelm_small", SPM_SMALL, &fx);
+  size_t len;
+  uint8_t *buf = serialize(&fx, EF_EFM_INT8, &len, NULL);
+  ef_rt_model *m = (ef_rt_model *)1;
+  ck_assert_int_eq(ef_rt_load("/nonexistent/m.efm", &m, err, sizeof err), EF_RT_ERR_IO);
+  ck_assert_ptr_null(m);
+  ck_assert_ptr_nonnull(strstr(err, "/nonexistent/m.efm"));
+  ck_assert_int_eq(ef_rt_load_memory(buf, len - 1, "short", &m, err, sizeof err), EF_RT_ERR_FORMAT);
+  ck_assert_ptr_null(m);
+  ck_assert_int_eq(ef_rt_load_memory(buf, len, "api", &m, err, sizeof err), EF_RT_OK);
+  ef_rt_info info;
+  ef_rt_model_info(m, &info);
+  ck_assert_int_eq(info.vocab_size, ef_dict_size(fx.dict));
+  ck_assert_int_eq(info.int8, 1);
+  ck_assert_int_eq(info.max_source_tokens, 64);
+  ef_rt_options o;
+  ef_rt_options_default(&o);
+  ck_assert_int_eq(o.beam, 5);
+  ck_assert_int_eq(o.max_len_b, 200);
+  o.max_len_b = 10;
+  char *a = NULL, *b = NULL;
+  ck_assert_msg(ef_rt_translate(m, "God said", &o, &a, err, sizeof err) == EF_RT_OK, "%s", err);
+  ck_assert_msg(ef_rt_translate(m, "God said", &o, &b, err, sizeof err) == EF_RT_OK, "%s", err);
+  ck_assert_str_eq(a, b); /* the decoder's reused buffers do not change results */
+  free(a), free(b);
+  o.threads = 2;
+  ck_assert_int_eq(ef_rt_translate(m, "God said", &o, &b, err, sizeof err), EF_RT_OK);
+  free(b);
+  o.beam = 0;
+  ck_assert_int_eq(ef_rt_translate(m, "God said", &o, &b, err, sizeof err), EF_RT_ERR_ARGUMENT);
+  ck_assert_ptr_null(b);
+  o.beam = 1;
+  ck_assert_int_eq(ef_rt_translate(m, "bad \xff utf-8", &o, &b, err, sizeof err), EF_RT_ERR_INPUT);
+  ck_assert_ptr_nonnull(strstr(err, "UTF-8"));
+  char long_text[400];
+  memset(long_text, 'a', sizeof long_text - 1);
+  long_text[sizeof long_text - 1] = 0;
+  ck_assert_int_eq(ef_rt_translate(m, long_text, &o, &b, err, sizeof err), EF_RT_ERR_INPUT);
+  ck_assert_ptr_nonnull(strstr(err, "the model allows 64"));
+  for (int s = EF_RT_OK; s <= EF_RT_ERR_INPUT; s++)
+    ck_assert_ptr_nonnull(ef_rt_strerror((ef_rt_status)s));
+  ef_rt_free(m);
+  ef_rt_free(NULL);
+  free(buf);
+  efm_fixture_free(&fx);
+}
+END_TEST
+
 /* ---- malformed files ------------------------------------------------------------------------ */
 
 static uint32_t get32(const uint8_t *p) {
@@ -489,6 +540,7 @@ int main(void) {
   tcase_add_test(tc, test_file_mmap_and_unaligned_memory);
   tcase_add_test(tc, test_tokenizer_and_dictionary_map_text_both_ways);
   tcase_add_test(tc, test_export_from_checkpoint_uses_data_folder_files);
+  tcase_add_test(tc, test_c_api_statuses_and_repeatable_translation);
   tcase_add_test(tc, test_truncated_and_flipped_files_fail);
   tcase_add_loop_test(tc, test_each_broken_field_is_named, 0, N_CORRUPTIONS);
   suite_add_tcase(s, tc);
