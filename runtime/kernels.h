@@ -33,7 +33,8 @@ typedef enum {
 typedef struct rt_kernels rt_kernels;
 
 /* The best ISA this CPU supports, capped by the environment variable EF_RUNTIME_ISA
- * (portable|avx2|avx512|avx512vnni|neon) when set (tests use it to run every path). */
+ * (portable|avx2|avx512|avx512vnni|neon) when set (tests use it to run every path; another
+ * value is ignored). */
 rt_isa rt_isa_detect(void);
 const char *rt_isa_name(rt_isa isa);
 
