@@ -41,6 +41,12 @@ printf 'In the beginning\nGod said\n\nLet there be light.\n' >"$w/in.txt"
 cmp -s "$w/run1.txt" "$w/tr.txt" || fail "edgeformer-run and examples/translate differ"
 "$run" "$w/m.efm" --beam 1 --threads 2 <"$w/in.txt" >"$w/run2.txt" || fail "--threads 2"
 cmp -s "$w/run1.txt" "$w/run2.txt" || fail "--threads 2 changed the output"
+# fp32: the device path gives exactly what the training side's translate gives on the checkpoint
+"$ef" translate "$w/checkpoint.h5" --spm "$w/spm.model" --src-dict "$w/dict.src.txt" \
+  --tgt-dict "$w/dict.src.txt" --beam 3 --batch-size 1 <"$w/in.txt" >"$w/ckpt.txt" 2>/dev/null ||
+  fail "edgeformer translate"
+"$run" "$w/m32.efm" --beam 3 <"$w/in.txt" >"$w/run32.txt" || fail "edgeformer-run fp32"
+cmp -s "$w/ckpt.txt" "$w/run32.txt" || fail "fp32 .efm and the checkpoint translate differently"
 "$run" "$w/m32.efm" --beam 4 --lenpen 0.8 --max-len-a 1.2 --max-len-b 5 <"$w/in.txt" >/dev/null || fail "fp32 beam"
 head -c 400 /dev/zero | tr '\0' 'x' | sed 's/x/x /g' >"$w/long.txt"; echo >>"$w/long.txt"
 "$run" "$w/m.efm" <"$w/long.txt" >/dev/null 2>"$w/err" && fail "over-long line accepted"
