@@ -30,9 +30,26 @@ typedef struct {
   size_t errlen;
 } nsread;
 
+/* The field `name` of the namespace: flat (argparse, `encoder_embed_dim`) or, for the
+ * dataclass TransformerConfig of newer fairseq, nested (`encoder` -> `embed_dim`). */
+static const ef_pt_val *ns_field(const nsread *r, const char *name) {
+  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  if (v) return v;
+  static const char *const parts[] = {"encoder", "decoder"};
+  for (int i = 0; i < 2; i++) {
+    size_t n = strlen(parts[i]);
+    if (!strncmp(name, parts[i], n) && name[n] == '_') {
+      const ef_pt_val *sub = ef_pt_get(r->ns, parts[i]);
+      ef_pt_kind k = ef_pt_kind_of(sub);
+      if (k == EF_PT_DICT || k == EF_PT_OBJECT) return ef_pt_get(sub, name + n + 1);
+    }
+  }
+  return NULL;
+}
+
 /* Each getter: absent (or None) -> *out = def and returns 0; wrong type -> -1 with message. */
 static int ns_int(nsread *r, const char *name, int def, int *out) {
-  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  const ef_pt_val *v = ns_field(r, name);
   ef_pt_kind k = ef_pt_kind_of(v);
   if (!v || k == EF_PT_NONE) return *out = def, 0;
   if (k != EF_PT_INT || ef_pt_int(v) < 0 || ef_pt_int(v) > (1 << 30))
@@ -43,7 +60,7 @@ static int ns_int(nsread *r, const char *name, int def, int *out) {
 }
 
 static int ns_float(nsread *r, const char *name, double def, double *out) {
-  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  const ef_pt_val *v = ns_field(r, name);
   ef_pt_kind k = ef_pt_kind_of(v);
   if (!v || k == EF_PT_NONE) return *out = def, 0;
   if (k != EF_PT_FLOAT && k != EF_PT_INT)
@@ -55,7 +72,7 @@ static int ns_float(nsread *r, const char *name, double def, double *out) {
 
 /* Booleans: -1 = absent. */
 static int ns_bool(nsread *r, const char *name, int *out) {
-  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  const ef_pt_val *v = ns_field(r, name);
   ef_pt_kind k = ef_pt_kind_of(v);
   if (!v || k == EF_PT_NONE) return *out = -1, 0;
   if (k != EF_PT_BOOL && k != EF_PT_INT)
@@ -66,7 +83,7 @@ static int ns_bool(nsread *r, const char *name, int *out) {
 }
 
 static int ns_str(nsread *r, const char *name, const char *def, char *out, size_t cap) {
-  const ef_pt_val *v = ef_pt_get(r->ns, name);
+  const ef_pt_val *v = ns_field(r, name);
   ef_pt_kind k = ef_pt_kind_of(v);
   size_t len = 0;
   const char *s = ef_pt_bytes(v, &len);
@@ -87,6 +104,7 @@ int ef_fairseq_config(const ef_pt_val *ns, const char *file, int64_t vocab, ef_m
     return fi_err(err, errlen, "%s: cfg.model is a %s, not an argparse.Namespace or a dict", file,
                   ef_pt_kind_name(nk));
   if (ns_str(&r, "arch", "", arch, archlen)) return -1;
+  if (!arch[0] && ns_str(&r, "_name", "", arch, archlen)) return -1; /* dataclass configs */
   int edge_arch = !strcmp(arch, "transformer_edge");
   if (ns_str(&r, "model_param_type", edge_arch ? "edgeformer" : "", ptype, ptypelen)) return -1;
   for (char *p = ptype; *p; p++)

@@ -170,6 +170,24 @@ START_TEST(legacy_args_fp16_and_ut_checkpoints_import) {
 }
 END_TEST
 
+START_TEST(nested_dataclass_config_is_read) {
+  /* cfg["model"] as newer fairseq's dataclass dict: encoder/decoder fields nested */
+  ef_import_opts o = {DIR "micro_nested.pt", DIR "micro.dict.txt", NULL, NULL, NULL};
+  ef_import_report rep;
+  ck_assert(ef_fairseq_import(&o, &rep, err, sizeof err) != 0); /* only the embedding is there */
+  ck_assert_msg(strstr(err, "is missing (the model needs it)") != NULL, "%s", err);
+  ck_assert_str_eq(rep.arch, "transformer_edge");
+  ck_assert_str_eq(rep.param_type, "edgeformer");
+  const ef_model_config *c = &rep.cfg;
+  ck_assert(c->embed_dim == 4 && c->attention_heads == 1 && c->encoder_ffn_dim == 6 &&
+            c->decoder_ffn_dim == 2 && c->encoder_layers == 12 && c->decoder_layers == 2);
+  ck_assert(c->layer_adaptation == EF_LA_ADAPTER && c->lora_rank == 1);
+  ck_assert(c->activation == EF_ACT_GELU && fabsf(c->dropout - 0.2f) < 1e-6f &&
+            fabsf(c->label_smoothing - 0.2f) < 1e-6f);
+  ck_assert(c->max_source_positions == 64 && c->vocab_size == 8);
+}
+END_TEST
+
 static const struct {
   const char *file, *dict, *expect;
 } BAD[] = {
@@ -220,6 +238,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, edgelm_checkpoint_imports_and_reproduces_reference_lprobs);
   tcase_add_test(tc, legacy_args_fp16_and_ut_checkpoints_import);
+  tcase_add_test(tc, nested_dataclass_config_is_read);
   tcase_add_test(tc, bad_checkpoints_fail_naming_the_key_and_write_nothing);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

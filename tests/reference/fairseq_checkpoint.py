@@ -3,6 +3,9 @@
 as fairseq saves EdgeLM, the numbers the imported model must reproduce, PyTorch files that
 exercise the reader (dtypes, strides, offsets, legacy and deflated layouts) and hostile files.
 
+Re-running rewrites the zip fixtures byte for byte; the legacy-format ones differ in their
+storage keys (torch names legacy storages after memory addresses), not in content.
+
 `--full DIR` writes an EdgeLM-size checkpoint (d 512, V 2004, ~100 MB) to DIR instead (not
 committed; for timing the import at the real scale).
 
@@ -49,7 +52,9 @@ Written to tests/fixtures/import/:
                         micro_missing (no encoder.layers.1.self_attn.k_proj.bias),
                         micro_extra (an encoder.layers.12.fc1.weight), micro_shape
                         (encoder.layers.0.fc1.weight transposed), micro_prenorm
-                        (encoder_normalize_before = True).
+                        (encoder_normalize_before = True), micro_nested (zip, cfg["model"] a
+                        dict with nested encoder/decoder dicts as newer fairseq's dataclass
+                        config, gelu, dropout 0.2; only the embedding key).
   tensors.pt            reader cases: float32/float16/bfloat16/float64 tensors, a transposed
                         view, a slice with an offset, two views of one storage, a 0-dim and an
                         empty tensor, an int64 tensor, an nn.Parameter, and plain values (a
@@ -322,8 +327,10 @@ def save_deflated(obj, path):
     torch.save(obj, buf)
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zin, \
             zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
-        for info in zin.infolist():
-            zout.writestr(info.filename, zin.read(info.filename))
+        for info in zin.infolist():  # fixed timestamps: the same bytes on every run
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(zi, zin.read(info.filename))
 
 
 def tiny(sp_pieces):
@@ -401,6 +408,19 @@ def micro():
     variant("shape", lambda s: s["model"].__setitem__(
         "encoder.layers.0.fc1.weight", s["model"]["encoder.layers.0.fc1.weight"].t().contiguous()))
     variant("prenorm", lambda s: setattr(s["args"], "encoder_normalize_before", True))
+    # newer fairseq's dataclass config: cfg["model"] a dict with nested encoder / decoder
+    # dicts; only the embedding (import reads the config, then stops at the first missing key)
+    nested = {"_name": "transformer_edge", "model_param_type": "edgeformer", "lora_r": 1,
+              "share_all_embeddings": True, "dropout": 0.2, "activation_fn": "gelu",
+              "max_source_positions": 64, "max_target_positions": 64,
+              "encoder": {"embed_dim": 4, "ffn_embed_dim": 6, "layers": 12, "attention_heads": 1,
+                          "normalize_before": False, "learned_pos": False},
+              "decoder": {"embed_dim": 4, "ffn_embed_dim": 2, "layers": 2, "attention_heads": 1,
+                          "normalize_before": False, "input_dim": 4, "output_dim": 4}}
+    torch.save({"cfg": {"model": nested, "criterion": {"label_smoothing": 0.2}},
+                "model": collections.OrderedDict(
+                    [("encoder.embed_tokens.weight", params["encoder.embed_tokens.weight"])])},
+               os.path.join(OUT, "micro_nested.pt"))
     # universal transformer: 6 + 2 layers, all sharing the first one's blocks
     ucfg = our_config(MICRO, V, "ut")
     write_ini(os.path.join(OUT, "micro_ut.ini"), ucfg, "fairseq ut at d 4 (micro_ut.pt)")
