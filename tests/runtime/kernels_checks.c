@@ -406,7 +406,8 @@ int kc_run_all(const char *only) {
     total += f = kc_isa_selection();
     fprintf(stderr, "%-22s %-11s %s\n", "isa_selection", "-", f ? "FAIL" : "ok");
   }
-  for (int i = RT_ISA_PORTABLE; i <= RT_ISA_NEON; i++) {
+  rt_isa cap = rt_isa_detect(); /* EF_RUNTIME_ISA limits the paths checked */
+  for (int i = RT_ISA_PORTABLE; i <= (int)cap; i++) {
     rt_isa isa = (rt_isa)i;
     rt_kernels *k = ctx_for(isa);
     if (!k) continue;

@@ -31,7 +31,7 @@ int kc_quantize_roundtrip(void);
 int kc_isa_selection(void);
 
 /* Every check (or, when only != NULL, those whose name contains it) for every ISA the CPU
- * has; prints one line per check. */
+ * has up to rt_isa_detect() (so EF_RUNTIME_ISA limits them); prints one line per check. */
 int kc_run_all(const char *only);
 
 #endif
