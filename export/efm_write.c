@@ -88,6 +88,9 @@ static int check_model(const rt_model *m, const ef_dict *dict, char *err, size_t
     if (len < 1 || len > RT_EFM_MAX_NAME_BYTES)
       return set_err(err, errlen, "tensor %d: name missing or longer than %d bytes", t,
                      RT_EFM_MAX_NAME_BYTES);
+    for (size_t k = 0; k < len; k++)
+      if ((unsigned char)m->names[t][k] < 0x21 || (unsigned char)m->names[t][k] > 0x7e)
+        return set_err(err, errlen, "tensor %d: its name is not printable ASCII", t);
     if (x->rows < 1 || x->cols < 1 || x->rows > RT_MAX_VOCAB || x->cols > RT_MAX_VOCAB)
       return set_err(err, errlen, "tensor %d (%s): shape [%d, %d] out of range", t, m->names[t],
                      x->rows, x->cols);

@@ -256,6 +256,11 @@ static int read_tensors(rt_efm *f, const efm_header *h, rt_model *m, char *err, 
     if (memchr(nm, 0, (size_t)name_len) || nm[name_len] != 0)
       return fail(f, err, errlen, "tensor %d: name at names+%llu is not %llu bytes ended by a NUL",
                   t, (unsigned long long)name_off, (unsigned long long)name_len);
+    for (uint64_t k = 0; k < name_len; k++) /* names go into messages: one printable line */
+      if ((unsigned char)nm[k] < 0x21 || (unsigned char)nm[k] > 0x7e)
+        return fail(f, err, errlen,
+                    "tensor %d: byte %llu of its name is 0x%02x (names are printable ASCII)", t,
+                    (unsigned long long)k, (unsigned char)nm[k]);
     f->names[t] = nm;
     uint32_t dtype = rd32(e + 8);
     int32_t rows = rdi32(e + 12), cols = rdi32(e + 16);

@@ -433,6 +433,9 @@ static void p_name_unterminated(uint8_t *b, size_t n) {
   set32(entry(b, 0) + 4, get32(entry(b, 0) + 4) + 1);
 }
 static void p_name_off(uint8_t *b, size_t n) { set32(entry(b, 0), 0xfffffff0u); }
+static void p_name_newline(uint8_t *b, size_t n) {
+  b[sec_off(b, RT_EFM_SEC_NAMES) + get32(entry(b, 2)) + 1] = '\n';
+}
 static void p_dtype(uint8_t *b, size_t n) { set32(entry(b, 0) + 8, 7); }
 static void p_rows_negative(uint8_t *b, size_t n) { set32(entry(b, 0) + 12, (uint32_t)-1); }
 static void p_data_off_end(uint8_t *b, size_t n) { /* the last 64-byte slot of the section */
@@ -499,6 +502,7 @@ static const corruption CORRUPTIONS[] = {
     {"layer index", "refers to tensor 1073741824", p_layer_index},
     {"name unterminated", "ended by a NUL", p_name_unterminated},
     {"name offset", "outside the names section", p_name_off},
+    {"name with a newline", "byte 1 of its name is 0x0a", p_name_newline},
     {"dtype", "dtype 7", p_dtype},
     {"rows", "shape [-1,", p_rows_negative},
     {"data past the data section", "runs outside the data section", p_data_off_end},
