@@ -109,8 +109,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "error: bench_kernels: cannot create kernel contexts\n");
     return 1;
   }
-  printf("bench_kernels: ISA %s, OpenBLAS %s (1 thread), medians of %d\n",
-         rt_isa_name(rt_kernels_isa(s.k1)), openblas_get_corename(), reps);
+  printf("bench_kernels: ISA %s, OpenBLAS %s (1 thread), medians of %d\n", rt_kernels_name(s.k1),
+         openblas_get_corename(), reps);
   printf("%-17s %5s %5s %4s | %8s %8s %8s %8s %8s | %6s %6s %6s %6s\n", "layer", "N", "K", "M",
          VNAME[0], VNAME[1], VNAME[2], VNAME[3], VNAME[4], "f32/bl", "i8/bl", "f32 2/1", "i8 2/1");
 

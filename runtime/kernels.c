@@ -50,6 +50,7 @@ struct rt_kernels {
   rt_f32_fn f32;
   rt_i8_fn i8;
   rt_quant_fn quant;
+  int avxvnni; /* the AVX2 path runs its int8 products with AVX-VNNI */
   /* scratch: quantised activations [rows, ld] and their scales */
   int8_t *xq; /* 64-byte aligned; also holds the aligned copy of a misaligned fp32 x */
   float *xs;
@@ -279,6 +280,10 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
 #ifdef RT_HAVE_X86
   case RT_ISA_AVX2:
     k->f32 = rt_f32_avx2, k->i8 = rt_i8_avx2, k->quant = rt_quant_avx2;
+    /* AVX-VNNI CPUs (no AVX-512) get 256-bit vpdpbusd for int8; EF_RUNTIME_NO_AVXVNNI=1 keeps
+     * the vpmaddubsw kernel (tests run both) */
+    if (rt_x86_has_avxvnni() && !getenv("EF_RUNTIME_NO_AVXVNNI"))
+      k->i8 = rt_i8_avxvnni, k->quant = rt_quant_avx2_u8, k->avxvnni = 1;
     break;
   case RT_ISA_AVX512:
     k->f32 = rt_f32_avx512, k->i8 = rt_i8_avx512, k->quant = rt_quant_avx512;
@@ -315,6 +320,10 @@ void rt_kernels_free(rt_kernels *k) {
 }
 
 rt_isa rt_kernels_isa(const rt_kernels *k) { return k->isa; }
+
+const char *rt_kernels_name(const rt_kernels *k) {
+  return k->avxvnni ? "avx2+avxvnni" : rt_isa_name(k->isa);
+}
 
 size_t rt_kernels_scratch_grows(const rt_kernels *k) { return k->grows; }
 

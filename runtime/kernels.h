@@ -43,6 +43,10 @@ const char *rt_isa_name(rt_isa isa);
 rt_kernels *rt_kernels_new(rt_isa isa);
 void rt_kernels_free(rt_kernels *k);
 rt_isa rt_kernels_isa(const rt_kernels *k);
+/* The paths a context runs, for logs and benchmarks: rt_isa_name of its ISA, or "avx2+avxvnni"
+ * when the AVX2 path runs its int8 products with AVX-VNNI (CPUs with AVX-VNNI but no AVX-512;
+ * the environment variable EF_RUNTIME_NO_AVXVNNI=1 turns that off). */
+const char *rt_kernels_name(const rt_kernels *k);
 /* Make room so that calls with up to max_rows rows of up to max_cols inputs never allocate.
  * 0, or -1 when out of memory. Calls with larger inputs grow the scratch themselves. */
 int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);

@@ -115,6 +115,12 @@ void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
  * rt_x86_supports(isa) says the CPU has it. */
 int rt_x86_supports(int isa);
 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale);
+/* AVX-VNNI (256-bit vpdpbusd) for the AVX2 path's int8 products, with its u8 quantiser */
+int rt_x86_has_avxvnni(void);
+void rt_quant_avx2_u8(const float *x, int K, int8_t *q, size_t ld, float *scale);
+void rt_i8_avxvnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                   const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                   int n1);
 void rt_quant_avx512(const float *x, int K, int8_t *q, size_t ld, float *scale);
 /* the same bytes xor 0x80 (unsigned x + 128), for rt_i8_avx512vnni */
 void rt_quant_avx512_u8(const float *x, int K, int8_t *q, size_t ld, float *scale);

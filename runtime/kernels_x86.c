@@ -578,6 +578,73 @@ T_AVX2 void rt_i8_avx2(const int8_t *xq, size_t ldq, const float *xs, int M, int
 #undef TILE
 }
 
+/* AVX-VNNI (VEX-encoded 256-bit vpdpbusd; Alder Lake and later client CPUs, which lack
+ * AVX-512): part of the AVX2 path when the CPU has it. Same arithmetic as the AVX-512 VNNI tile:
+ * x stored as u = x + 128 by rt_quant_avx2_u8, d = Σ u·w − 128·rowsum, exact. The K tail (no
+ * byte-masked loads in AVX2) is scalar, on the same unsigned bytes. */
+#define T_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+
+INLINE T_AVXVNNI void i8_tile_avxvnni(const int8_t *x, size_t ldq, const float *xs, int K,
+                                      const int8_t *w, const float *ws, const int32_t *rs,
+                                      const float *b, int n, float *y, int N, const int MR,
+                                      const int NR) {
+  __m256i acc[3][4];
+#pragma GCC unroll 3
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_si256();
+  int k = 0;
+  for (; k + 32 <= K; k += 32) {
+    __m256i xv[3];
+#pragma GCC unroll 3
+    for (int i = 0; i < MR; i++) xv[i] = _mm256_load_si256((const __m256i *)(x + i * ldq + k));
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (size_t)j * K + k));
+#pragma GCC unroll 3
+      for (int i = 0; i < MR; i++) acc[i][j] = _mm256_dpbusd_avx_epi32(acc[i][j], xv[i], wv);
+    }
+  }
+#pragma GCC unroll 3
+  for (int i = 0; i < MR; i++) {
+    float *yi = y + (size_t)i * N;
+    if (NR == 4 && k == K) { /* all in registers (a scalar detour stalls store forwarding) */
+      __m128i u = hsum4i_256(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+      __m128i d = _mm_sub_epi32(u, _mm_slli_epi32(_mm_loadu_si128((const __m128i *)(rs + n)), 7));
+      i8_out4(d, xs[i], ws + n, b ? b + n : NULL, yi + n);
+      continue;
+    }
+    const uint8_t *xi = (const uint8_t *)(x + i * ldq);
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+      const int8_t *wj = w + (size_t)j * K;
+      uint32_t u = (uint32_t)hsum1i_256(acc[i][j]);
+      for (int kk = k; kk < K; kk++) u += (uint32_t)((int32_t)xi[kk] * (int32_t)wj[kk]);
+      int32_t d = (int32_t)(u - 128u * (uint32_t)rs[n + j]);
+      yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
+    }
+  }
+}
+
+T_AVXVNNI void rt_i8_avxvnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                             const int8_t *Wq, const float *ws, const int32_t *rowsum,
+                             const float *b, float *y, int N, int n0, int n1) {
+  const int nrb = 4;
+#define TILE(MR, NR)                                                                               \
+  do {                                                                                             \
+    if ((MR) <= 3 && (NR) <= 4)                                                                    \
+      i8_tile_avxvnni(xq + (size_t)i * ldq, ldq, xs + i, K, Wq + (size_t)n * K, ws, rowsum, b, n,  \
+                      y + (size_t)i * N, N, (MR) <= 3 ? (MR) : 1, (NR) <= 4 ? (NR) : 1);           \
+  } while (0)
+  COLUMN_LOOP(2, nrb, TILE)
+#undef TILE
+}
+
+int rt_x86_has_avxvnni(void) {
+  __builtin_cpu_init();
+  return rt_x86_supports(1) && __builtin_cpu_supports("avxvnni");
+}
+
 /* ---- activation quantisers: the bytes of rt_quant_portable, 16 or 8 at a time ----
  * max|x| ignores NaN like the scalar loop (vmaxps returns its second operand, the running
  * maximum, when the first is NaN); the product is IEEE in both; the clamp happens in float
@@ -614,7 +681,8 @@ T_512 void rt_quant_avx512_u8(const float *x, int K, int8_t *q, size_t ld, float
   quant_512(x, K, q, ld, scale, 1);
 }
 
-T_AVX2 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+INLINE T_AVX2 void quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale,
+                              const int flip) {
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 m = _mm256_setzero_ps();
   int k = 0;
@@ -635,9 +703,19 @@ T_AVX2 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *sc
     v = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v, lo), hi), ord);
     __m256i i = _mm256_cvtps_epi32(v);
     __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-    _mm_storel_epi64((__m128i *)(q + k), _mm_packs_epi16(p16, p16));
+    __m128i p8 = _mm_packs_epi16(p16, p16);
+    if (flip) p8 = _mm_xor_si128(p8, _mm_set1_epi8((char)0x80));
+    _mm_storel_epi64((__m128i *)(q + k), p8);
   }
-  for (; k < K; k++) q[k] = rt_quant1(x[k], inv);
-  for (k = K; k < (int)ld; k++) q[k] = 0;
+  for (; k < K; k++) q[k] = (int8_t)(rt_quant1(x[k], inv) ^ (flip ? 0x80 : 0));
+  for (k = K; k < (int)ld; k++) q[k] = flip ? (int8_t)-128 : 0;
   *scale = s;
+}
+
+T_AVX2 void rt_quant_avx2(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  quant_avx2(x, K, q, ld, scale, 0);
+}
+/* the same bytes xor 0x80 (unsigned x + 128), for rt_i8_avxvnni */
+T_AVX2 void rt_quant_avx2_u8(const float *x, int K, int8_t *q, size_t ld, float *scale) {
+  quant_avx2(x, K, q, ld, scale, 1);
 }

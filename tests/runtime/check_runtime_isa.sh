@@ -8,11 +8,11 @@ command -v objdump >/dev/null || { echo "error: check_runtime_isa: objdump not f
 out=$(objdump -d --no-show-raw-insn "$lib" | awk '
   /^[0-9a-f]+ <.*>:$/ { fn = substr($2, 2, length($2) - 3) }
   /%zmm|\{%k[1-7]\}/ { if (fn !~ /^rt_(f32|i8|quant)_avx512/) bad[fn] = "AVX-512" }
-  /%ymm/ { if (fn !~ /^rt_(f32|i8|quant)_(avx2|avx512)/) bad[fn] = "AVX" }
+  /%ymm/ { if (fn !~ /^rt_(f32|i8|quant)_(avx2|avx512|avxvnni)/) bad[fn] = "AVX" }
   END { for (f in bad) print f " uses " bad[f] " instructions" }')
 if [ -n "$out" ]; then
   echo "error: check_runtime_isa: non-dispatched code in $lib needs a newer CPU:" >&2
   echo "$out" >&2
   exit 1
 fi
-echo "check_runtime_isa: only rt_*_avx2 / rt_*_avx512* use AVX2 / AVX-512"
+echo "check_runtime_isa: only rt_*_avx2* / rt_*_avxvnni / rt_*_avx512* use AVX2 / AVX-512"

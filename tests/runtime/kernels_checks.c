@@ -149,6 +149,18 @@ int kc_f32_vs_reference(rt_isa isa) {
   return fails;
 }
 
+/* The AVX2 path has two int8 kernels (vpmaddubsw, and AVX-VNNI when the CPU has it): run a
+ * check on both, the second time with EF_RUNTIME_NO_AVXVNNI=1. */
+static int both_avx2_variants(rt_isa isa, int (*body)(rt_isa)) {
+  int fails = body(isa);
+  if (isa == RT_ISA_AVX2 && !getenv("EF_RUNTIME_NO_AVXVNNI")) {
+    setenv("EF_RUNTIME_NO_AVXVNNI", "1", 1);
+    fails += body(isa);
+    unsetenv("EF_RUNTIME_NO_AVXVNNI");
+  }
+  return fails;
+}
+
 static int i8_case(rt_kernels *k, rt_isa isa, int M, int N, int K, int bias, int *shown) {
   int fails = 0;
   problem p;
@@ -182,7 +194,7 @@ static int i8_case(rt_kernels *k, rt_isa isa, int M, int N, int K, int bias, int
   return fails;
 }
 
-int kc_i8_exact(rt_isa isa) {
+static int kc_i8_exact_body(rt_isa isa) {
   rt_kernels *k = ctx_for(isa);
   if (!k) return 0;
   int fails = 0, shown = 0;
@@ -198,7 +210,7 @@ int kc_i8_exact(rt_isa isa) {
   return fails;
 }
 
-int kc_threads_identical(rt_isa isa) {
+static int kc_threads_identical_body(rt_isa isa) {
   rt_kernels *k1 = ctx_for(isa), *k2 = ctx_for(isa);
   if (!k1 || !k2) {
     rt_kernels_free(k1), rt_kernels_free(k2);
@@ -240,7 +252,7 @@ int kc_threads_identical(rt_isa isa) {
   return fails;
 }
 
-int kc_zero_rows(rt_isa isa) {
+static int kc_zero_rows_body(rt_isa isa) {
   rt_kernels *k = ctx_for(isa);
   if (!k) return 0;
   int fails = 0;
@@ -282,7 +294,7 @@ int kc_zero_rows(rt_isa isa) {
   return fails;
 }
 
-int kc_steady_state(rt_isa isa) {
+static int kc_steady_state_body(rt_isa isa) {
   rt_kernels *k = ctx_for(isa), *ref = ctx_for(isa);
   if (!k || !ref) {
     rt_kernels_free(k), rt_kernels_free(ref);
@@ -428,3 +440,11 @@ int kc_run_all(const char *only) {
   }
   return total;
 }
+
+int kc_i8_exact(rt_isa isa) { return both_avx2_variants(isa, kc_i8_exact_body); }
+
+int kc_threads_identical(rt_isa isa) { return both_avx2_variants(isa, kc_threads_identical_body); }
+
+int kc_zero_rows(rt_isa isa) { return both_avx2_variants(isa, kc_zero_rows_body); }
+
+int kc_steady_state(rt_isa isa) { return both_avx2_variants(isa, kc_steady_state_body); }
