@@ -433,22 +433,19 @@ INLINE T_AVX2 void i8_tile_avx2(const int8_t *x, size_t ldq, const float *xs, in
 #pragma GCC unroll 2
   for (int i = 0; i < MR; i++) {
     float *yi = y + (size_t)i * N;
-    int32_t d[4];
-    if (NR == 4)
-      _mm_storeu_si128((__m128i *)d, hsum4i_256(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
-    else
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) d[j] = hsum1i_256(acc[i][j]);
+    if (NR == 4 && k == K) { /* all in registers (a scalar detour stalls store forwarding) */
+      __m128i d = hsum4i_256(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+      i8_out4(d, xs[i], ws + n, b ? b + n : NULL, yi + n);
+      continue;
+    }
+    const int8_t *xi = x + i * ldq;
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) {
-      const int8_t *xi = x + i * ldq, *wj = w + (size_t)j * K;
-      for (int kk = k; kk < K; kk++) d[j] += (int32_t)xi[kk] * (int32_t)wj[kk];
+      const int8_t *wj = w + (size_t)j * K;
+      int32_t d = hsum1i_256(acc[i][j]);
+      for (int kk = k; kk < K; kk++) d += (int32_t)xi[kk] * (int32_t)wj[kk];
+      yi[n + j] = rt_i8_out(d, xs[i], ws[n + j], b, n + j);
     }
-    if (NR == 4)
-      i8_out4(_mm_loadu_si128((const __m128i *)d), xs[i], ws + n, b ? b + n : NULL, yi + n);
-    else
-#pragma GCC unroll 4
-      for (int j = 0; j < NR; j++) yi[n + j] = rt_i8_out(d[j], xs[i], ws[n + j], b, n + j);
   }
 }
 
