@@ -104,10 +104,11 @@ static void problem_free(problem *p) {
   free(p->x), free(p->w), free(p->b), free(p->q), free(p->ws), free(p->rs);
 }
 
-/* shapes beyond the cartesian product: the thresholds of the small-K kernels (K <= 48 with
- * M >= 8, K <= 128 with M >= 64) and their neighbours */
+/* shapes beyond the cartesian product: the thresholds of the small-K kernels (AVX-512: K <= 48
+ * with M >= 8, K <= 128 with M >= 64; AVX2: K <= 48 with M >= 16) and their neighbours */
 static const int EXTRA[][3] = {{70, 37, 100}, {64, 130, 128}, {64, 16, 129}, {63, 20, 128},
-                               {8, 16, 48},   {8, 17, 49},    {9, 33, 4},    {8, 1, 2}};
+                               {8, 16, 48},   {8, 17, 49},    {9, 33, 4},    {8, 1, 2},
+                               {16, 9, 48},   {15, 9, 48}};
 
 static int f32_case(rt_kernels *k, rt_isa isa, int M, int N, int K, int bias, int *shown) {
   int fails = 0;
