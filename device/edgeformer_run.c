@@ -1,5 +1,5 @@
 /* device/edgeformer_run.c: `edgeformer-run MODEL.efm [--beam N] [--lenpen X] [--max-len-a A]
- * [--max-len-b B] [--threads N]`: the on-device translator. Reads lines of UTF-8 text on stdin
+ * [--max-len-b B] [--no-repeat-ngram-size N] [--threads N]`: the on-device translator. Reads lines of UTF-8 text on stdin
  * and writes one translation per line on stdout (flushed per line, so it can sit behind a pipe
  * interactively). Linked only against ef_runtime (libc, libm, pthreads) through the public API
  * runtime/edgeformer_rt.h: it must never include anything of the training side.
@@ -15,7 +15,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: edgeformer-run MODEL.efm [--beam N] [--lenpen X] [--max-len-a A]\n"
-             "                      [--max-len-b B] [--threads N]\n"
+             "                      [--max-len-b B] [--no-repeat-ngram-size N] [--threads N]\n"
              "\n"
              "Translates stdin to stdout, one line per line, with a model written by\n"
              "`edgeformer export` (docs/device.md).\n"
@@ -23,6 +23,7 @@ static void usage(FILE *f) {
              "  --lenpen X     length penalty (default 1)\n"
              "  --max-len-a A  at most A * source tokens + B output tokens (default 0)\n"
              "  --max-len-b B  (default 200)\n"
+             "  --no-repeat-ngram-size N  never repeat an n-gram of N tokens (default 0 = off)\n"
              "  --threads N    threads for the matrix products (default 1)\n");
 }
 
@@ -63,6 +64,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--max-len-b")) {
       if (number(argc, argv, i++, 0, 1e6, &v) || v != (int)v) return 2;
       o.max_len_b = (int)v;
+    } else if (!strcmp(a, "--no-repeat-ngram-size")) {
+      if (number(argc, argv, i++, 0, 1e6, &v) || v != (int)v) return 2;
+      o.no_repeat_ngram_size = (int)v;
     } else if (!strcmp(a, "--threads")) {
       if (number(argc, argv, i++, 1, 64, &v) || v != (int)v) return 2;
       o.threads = (int)v;

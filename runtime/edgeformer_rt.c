@@ -41,6 +41,7 @@ void ef_rt_options_default(ef_rt_options *o) {
   o->max_len_a = s.max_len_a;
   o->max_len_b = s.max_len_b;
   o->threads = 1;
+  o->no_repeat_ngram_size = s.no_repeat_ngram_size;
 }
 
 const char *ef_rt_strerror(ef_rt_status s) {
@@ -135,11 +136,12 @@ ef_rt_status ef_rt_translate(ef_rt_model *m, const char *text, const ef_rt_optio
   if (o.threads < 1 || o.threads > EF_RT_MAX_THREADS)
     return fail(EF_RT_ERR_ARGUMENT, err, errlen, "threads %d out of range 1..%d", o.threads,
                 EF_RT_MAX_THREADS);
-  if (o.beam < 1 || o.beam > RT_MAX_BEAM || o.max_len_b < 0 || !(o.max_len_a >= 0))
+  if (o.beam < 1 || o.beam > RT_MAX_BEAM || o.max_len_b < 0 || !(o.max_len_a >= 0) ||
+      o.no_repeat_ngram_size < 0)
     return fail(EF_RT_ERR_ARGUMENT, err, errlen,
-                "beam %d (1..%d), max_len_a %g, max_len_b %d "
+                "beam %d (1..%d), max_len_a %g, max_len_b %d, no_repeat_ngram_size %d "
                 "(>= 0)",
-                o.beam, RT_MAX_BEAM, o.max_len_a, o.max_len_b);
+                o.beam, RT_MAX_BEAM, o.max_len_a, o.max_len_b, o.no_repeat_ngram_size);
   if (rt_kernels_threads(m->k) != o.threads && rt_kernels_set_threads(m->k, o.threads))
     return fail(EF_RT_ERR_NOMEM, err, errlen, "cannot start %d threads", o.threads);
   rt_search_opts s;
@@ -148,6 +150,7 @@ ef_rt_status ef_rt_translate(ef_rt_model *m, const char *text, const ef_rt_optio
   s.lenpen = o.lenpen;
   s.max_len_a = o.max_len_a;
   s.max_len_b = o.max_len_b;
+  s.no_repeat_ngram_size = o.no_repeat_ngram_size;
   int *ids = NULL;
   int n = rt_efm_encode(m->efm, text, strlen(text), &ids, err, errlen);
   if (n < 0) return EF_RT_ERR_INPUT;

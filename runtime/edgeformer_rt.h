@@ -51,6 +51,8 @@ typedef struct ef_rt_options {
   double max_len_a; /* the output has at most max_len_a * source_tokens + max_len_b tokens */
   int max_len_b;    /* (defaults 0 and 200; always capped by the model's max positions) */
   int threads;      /* threads for the matrix products, >= 1 (default 1) */
+  int no_repeat_ngram_size; /* ban repeating any n-gram of this size, 0 = off (default 0;
+                             * fairseq's --no-repeat-ngram-size) */
 } ef_rt_options;
 
 typedef struct ef_rt_model ef_rt_model;

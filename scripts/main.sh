@@ -8,7 +8,12 @@
 #   6. beam-search the test set with the best checkpoint (`edgeformer generate`, beam 5) and
 #      report BLEU and chrF2 (sacreBLEU-compatible, with signatures) next to the score of
 #      copying the source unchanged; the full S-/T-/H-/D-/P- output goes to
-#      work/checkpoints/demo/generate-test.txt.
+#      work/checkpoints/demo/generate-test.txt;
+#   7. export the best checkpoint to fp32 and int8 `.efm` files (`edgeformer export`), translate
+#      the raw test source with the device binary (`edgeformer-run`, beam 5) for both, score
+#      BLEU and chrF2 against the raw references, print fp32 vs int8 with file sizes, warn when
+#      int8 loses more than 0.5 BLEU, and check that the fp32 file translates exactly as
+#      `edgeformer translate` on the checkpoint (docs/device.md). Files in work/device/.
 # Extra arguments go to `edgeformer train` (e.g. --max-update 100). Re-running resumes from
 # work/checkpoints/demo/checkpoint_last.h5; delete that folder to start over.
 set -euo pipefail
@@ -26,3 +31,38 @@ ckpt=work/checkpoints/demo/checkpoint_best.h5
 echo "== test set: beam 5 with $ckpt (hypotheses in work/checkpoints/demo/generate-test.txt)"
 "$bin" generate "$ckpt" --gen-subset test --beam 5 --batch-size 64 \
   --results-path work/checkpoints/demo/generate-test.txt
+
+# 7. the device runtime: fp32 and int8 .efm against each other and against the checkpoint
+dev=work/device run=build/bin/edgeformer-run
+src=work/data/kjv-web/test.src ref=work/data/kjv-web/test.tgt
+mkdir -p "$dev"
+echo "== device runtime: export $ckpt to fp32 and int8 .efm, edgeformer-run --beam 5 on $src"
+for dt in fp32 int8; do
+  "$bin" export "$ckpt" -o "$dev/demo-$dt.efm" --dtype "$dt" | grep '^wrote'
+  t0=$(date +%s%N)
+  "$run" "$dev/demo-$dt.efm" --beam 5 --threads 2 <"$src" >"$dev/test-$dt.txt"
+  echo "$dt: $(wc -l <"$dev/test-$dt.txt") lines translated in $((($(date +%s%N) - t0) / 1000000)) ms"
+  "$bin" score --metric bleu --hyp "$dev/test-$dt.txt" --ref "$ref" >"$dev/score-$dt.txt"
+  "$bin" score --metric chrf --hyp "$dev/test-$dt.txt" --ref "$ref" >>"$dev/score-$dt.txt"
+done
+# metric VALUE from a score file: "BLEU = 5.33 ..." / "chrF2 = 20.59"
+metric() { sed -n "s/^$2 = \([0-9.]*\).*/\1/p" "$dev/score-$1.txt"; }
+b32=$(metric fp32 BLEU) b8=$(metric int8 BLEU) c32=$(metric fp32 chrF2) c8=$(metric int8 chrF2)
+s32=$(stat -c %s "$dev/demo-fp32.efm") s8=$(stat -c %s "$dev/demo-int8.efm")
+awk -v b32="$b32" -v b8="$b8" -v c32="$c32" -v c8="$c8" -v s32="$s32" -v s8="$s8" 'BEGIN {
+  printf "%-6s %12s %8s %8s\n", "model", "bytes", "BLEU", "chrF2"
+  printf "%-6s %12d %8.2f %8.2f\n", "fp32", s32, b32, c32
+  printf "%-6s %12d %8.2f %8.2f\n", "int8", s8, b8, c8
+  d = b8 - b32
+  printf "int8 - fp32: BLEU %+.2f, chrF2 %+.2f, size %.2fx smaller\n", d, c8 - c32, s32 / s8
+  if (d < -0.5 || d > 0.5) printf "WARNING: |BLEU(int8) - BLEU(fp32)| = %.2f exceeds 0.5\n", (d < 0 ? -d : d)
+  else printf "ok: |BLEU(int8) - BLEU(fp32)| = %.2f <= 0.5\n", (d < 0 ? -d : d)
+}'
+# fp32 on the device = the training side's translate on the checkpoint (same search options)
+"$bin" translate "$ckpt" --beam 5 --threads 2 --batch-size 32 <"$src" >"$dev/test-checkpoint.txt"
+ndiff=$(diff "$dev/test-fp32.txt" "$dev/test-checkpoint.txt" | grep -c '^<' || true)
+if [ "$ndiff" = 0 ]; then
+  echo "ok: the fp32 .efm translates all $(wc -l <"$src") test lines exactly as edgeformer translate"
+else
+  echo "WARNING: the fp32 .efm and edgeformer translate differ on $ndiff lines ($dev/test-{fp32,checkpoint}.txt)"
+fi
