@@ -290,15 +290,24 @@ int ef_config_apply_args(const ef_config_table *t, int nt, int argc, char **argv
       buf[eq - name] = 0;
       value = eq + 1;
       name = buf;
-    } else {
-      if (i + 1 >= argc) return snprintf(err, errlen, "option --%s needs a value", name), -1;
-      value = argv[++i];
     }
     /* command-line spelling: dashes or underscores */
     char key[128];
     snprintf(key, sizeof key, "%s", name);
     for (char *c = key; *c; c++)
       if (*c == '-') *c = '_';
+    if (!value) {
+      /* a boolean key may stand alone, as fairseq's flags do (`--reset-optimizer`) */
+      void *target = NULL;
+      const ef_key *k = find_key(t, nt, NULL, key, &target);
+      int next_is_option = i + 1 >= argc || !strncmp(argv[i + 1], "--", 2);
+      if (k && k->type == EF_KEY_BOOL && next_is_option) {
+        value = "true";
+      } else {
+        if (i + 1 >= argc) return snprintf(err, errlen, "option --%s needs a value", name), -1;
+        value = argv[++i];
+      }
+    }
     if (ef_config_set(t, nt, NULL, key, value, err, errlen)) return -1;
   }
   return 0;

@@ -283,6 +283,8 @@ static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
                      (o->reset_dataloader ? EF_CKPT_RESET_DATALOADER : 0);
     ef_train_state st = t->st;
     if (ef_ckpt_load(path, t->model->params, &st, NULL, flags, err, errlen)) return -1;
+    /* --reset-optimizer clears the stored optimizer's name: this run's optimizer is the one */
+    if (!st.optimizer[0]) memcpy(st.optimizer, t->st.optimizer, sizeof st.optimizer);
     t->st = st;
     t->adam.step = st.num_updates; /* both restart at 0 with --reset-optimizer */
     t->bad_validations = st.bad_validations;

@@ -59,6 +59,12 @@ grep -q "valid on 'valid' subset .* | bleu [0-9.]* | chrf [0-9.]* |.*best_bleu" 
   fail "no validation BLEU in the train log: $(grep valid "$work/train.log" | head -2)"
 grep -q '"bleu": ' "$work/ck/metrics.jsonl" || fail "no bleu in metrics.jsonl"
 ck="$work/ck/checkpoint_best.h5"
+# fine-tuning from it with fairseq's bare reset flags (the optimizer restarts; saving works)
+"$bin" train "$work/tiny.ini" --save-dir "$work/ft" --restore-file "$ck" --reset-optimizer \
+  --reset-dataloader --max-update 5 --best-checkpoint-metric loss > "$work/ft.log" ||
+  fail "fine-tune with --reset-optimizer: $(tail -2 "$work/ft.log")"
+grep -q "optimizer reset" "$work/ft.log" || fail "no 'optimizer reset' in the fine-tune log"
+[ -f "$work/ft/checkpoint_last.h5" ] || fail "fine-tune saved no checkpoint"
 
 # generate: line format and counts
 "$bin" generate "$ck" --beam 4 --max-len-b 30 --no-repeat-ngram-size 2 > "$work/gen.txt" 2> "$work/gen.err"
