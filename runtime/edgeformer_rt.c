@@ -62,7 +62,8 @@ const char *ef_rt_strerror(ef_rt_status s) {
   return "unknown status";
 }
 
-static ef_rt_status finish_load(rt_efm *efm, ef_rt_model **out, char *err, size_t errlen) {
+static ef_rt_status finish_load(rt_efm *efm, const char *name, ef_rt_model **out, char *err,
+                                size_t errlen) {
   ef_rt_model *m = calloc(1, sizeof *m);
   if (!m) {
     rt_efm_close(efm);
@@ -74,9 +75,10 @@ static ef_rt_status finish_load(rt_efm *efm, ef_rt_model **out, char *err, size_
     ef_rt_free(m);
     return fail(EF_RT_ERR_NOMEM, err, errlen, "out of memory");
   }
-  if (rt_decoder_new(rt_efm_model(efm), m->k, &m->dec, err, errlen)) {
-    ef_rt_free(m);
-    return EF_RT_ERR_FORMAT; /* the model passed the file checks but not the decoder's */
+  char msg[512];
+  if (rt_decoder_new(rt_efm_model(efm), m->k, &m->dec, msg, sizeof msg)) {
+    ef_rt_free(m); /* the model passed the file checks but not the decoder's */
+    return fail(EF_RT_ERR_FORMAT, err, errlen, "%s: %s", name ? name : "<memory>", msg);
   }
   *out = m;
   return EF_RT_OK;
@@ -91,7 +93,7 @@ ef_rt_status ef_rt_load(const char *path, ef_rt_model **out, char *err, size_t e
   rt_efm *efm = NULL;
   if (rt_efm_open(path, &efm, err, errlen))
     return S_ISREG(st.st_mode) ? EF_RT_ERR_FORMAT : EF_RT_ERR_IO;
-  return finish_load(efm, out, err, errlen);
+  return finish_load(efm, path, out, err, errlen);
 }
 
 ef_rt_status ef_rt_load_memory(const void *buf, size_t len, const char *name, ef_rt_model **out,
@@ -100,7 +102,7 @@ ef_rt_status ef_rt_load_memory(const void *buf, size_t len, const char *name, ef
   *out = NULL;
   rt_efm *efm = NULL;
   if (rt_efm_open_memory(buf, len, name, &efm, err, errlen)) return EF_RT_ERR_FORMAT;
-  return finish_load(efm, out, err, errlen);
+  return finish_load(efm, name, out, err, errlen);
 }
 
 void ef_rt_free(ef_rt_model *m) {
