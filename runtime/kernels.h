@@ -1,5 +1,6 @@
 /* runtime/kernels.h: the runtime's compute kernels (fp32 and int8 linear layers) with run-time
- * CPU dispatch: AVX-512 (+VNNI), AVX2, NEON (aarch64) and portable C. Depends on libc and libm.
+ * CPU dispatch: AVX-512 (+VNNI), AVX2 (+AVX-VNNI), NEON (aarch64) and portable C. Depends on
+ * libc, libm and pthreads (the optional worker threads). docs/kernels.md is the design.
  *
  * A linear layer is y[M,N] = x[M,K] · Wᵀ + b with W an rt_mat [N,K] (runtime/model.h), fp32 or
  * int8 with one symmetric scale per output row. For int8 weights the activations are quantised
@@ -55,7 +56,9 @@ int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);
  * Returns 0, or -1 when out of memory (only possible when the scratch must grow) or W->dtype is
  * neither RT_F32 nor RT_I8.
  *
- * fp32: any path is within 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) of the exact result.
+ * fp32: any path is within 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) of the exact result; the kernel
+ * shape depends on M and K (never on the thread count), so a row's last bits may differ between
+ * a call with M = 1 and one with M = 30.
  * int8 (weights in [-128, 127]): the integer dot products d are exact and
  * y = (float)d·(x_scale·w_scale[n]) + b[n] on every path, so results are bit-identical across
  * ISAs and thread counts. docs/kernels.md has the arithmetic.
