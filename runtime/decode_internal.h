@@ -36,7 +36,9 @@ struct rt_decoder {
 
   /* decoder: R rows (hypotheses), self-attention caches [row][step][d] per layer */
   int rows_cap, steps_cap;
-  rt_fbuf *sk, *sv, spare_k, spare_v;
+  rt_fbuf *sk, *sv;
+  rt_fbuf row_tmp; /* one row's cache [steps][d]: rt_decoder_reorder's cycle buffer */
+  rt_buf reorder;  /* int [4 * rows_cap]: rt_decoder_reorder's schedule */
   rt_fbuf y, q, kk, vv, a, t, h, logits;
   rt_buf row_sent; /* int [R]: the sentence whose cross K/V row r attends to */
 
@@ -59,8 +61,9 @@ int rt_decoder_reserve(rt_decoder *d, int R, int steps);
  * row_sent (set by the caller) maps rows to sentences. Writes log-probabilities of
  * logits / temperature to d->logits [R, V]. 0 or -1. */
 int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float temperature);
-/* Reorder the self-attention caches: new row r <- old row from[r] (R new rows), first
- * `steps` positions. 0 or -1. */
+/* Reorder the self-attention caches: new row r <- old row from[r] (R new rows, from[r] <
+ * rows_cap), first `steps` positions. In place: rows with from[r] == r are not touched, and one
+ * row of scratch breaks cycles, so the caches need no second copy. 0 or -1. */
 int rt_decoder_reorder(rt_decoder *d, int R, const int *from, int steps);
 
 #endif

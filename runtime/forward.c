@@ -258,7 +258,9 @@ int rt_decoder_reserve(rt_decoder *d, int R, int steps) {
       /* caches are rebuilt by the caller after growing: only done before step 0 */
       if (rt_fbuf_reserve(&d->sk[j], n) || rt_fbuf_reserve(&d->sv[j], n)) return -1;
     }
-    if (rt_fbuf_reserve(&d->spare_k, n) || rt_fbuf_reserve(&d->spare_v, n)) return -1;
+    if (rt_fbuf_reserve(&d->row_tmp, (size_t)sc * D) ||
+        rt_buf_reserve(&d->reorder, (size_t)6 * rc * sizeof(int)))
+      return -1;
     d->rows_cap = rc;
     d->steps_cap = sc;
   }
@@ -361,22 +363,63 @@ int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float tem
   return 0;
 }
 
+/* The schedule of an in-place gather new[r] = old[from[r]], r < R: pairs (dst, src) in the
+ * order to copy, src = -1 meaning the cycle buffer and dst = -1 "save src into it". A row is
+ * overwritten only after every row that reads its old content has been written; what is left
+ * then are cycles (each remaining row is read by exactly one remaining row), each broken by
+ * saving one row. scratch: 2 * rows_cap ints (reader counts of the old rows, then done flags);
+ * ops: room for 2 * R pairs (each row written once, at most one save per two cycle rows).
+ * Returns the number of pairs. */
+static int reorder_schedule(int R, const int *from, int *scratch, int *ops) {
+  int n = 0, maxrow = R;
+  for (int r = 0; r < R; r++)
+    if (from[r] + 1 > maxrow) maxrow = from[r] + 1;
+  int *cnt = scratch, *done = scratch + maxrow; /* cnt[i]: unwritten rows reading old row i */
+  for (int i = 0; i < maxrow; i++) cnt[i] = 0;
+  for (int r = 0; r < R; r++)
+    if (from[r] != r) cnt[from[r]]++;
+  for (int r = 0; r < R; r++) done[r] = from[r] == r;
+  for (int r0 = 0; r0 < R; r0++) {
+    int r = r0;
+    /* write r, then follow the chain of rows it frees */
+    while (r >= 0 && r < R && !done[r] && cnt[r] == 0) {
+      int s = from[r];
+      ops[2 * n] = r, ops[2 * n + 1] = s, n++;
+      done[r] = 1;
+      r = --cnt[s] == 0 ? s : -1;
+    }
+  }
+  for (int r0 = 0; r0 < R; r0++) {
+    if (done[r0]) continue;
+    ops[2 * n] = -1, ops[2 * n + 1] = r0, n++;
+    int r = r0;
+    while (from[r] != r0) {
+      ops[2 * n] = r, ops[2 * n + 1] = from[r], n++;
+      done[r] = 1;
+      r = from[r];
+    }
+    ops[2 * n] = r, ops[2 * n + 1] = -1, n++;
+    done[r] = 1;
+  }
+  return n;
+}
+
 int rt_decoder_reorder(rt_decoder *d, int R, const int *from, int steps) {
   size_t cs = (size_t)d->steps_cap * d->d, n = (size_t)steps * d->d * sizeof(float);
   int identity = 1;
   for (int r = 0; r < R; r++)
     if (from[r] != r) identity = 0;
   if (identity) return 0;
-  for (int l = 0; l < d->L; l++) {
-    for (int r = 0; r < R; r++) {
-      memcpy(d->spare_k.p + r * cs, d->sk[l].p + (size_t)from[r] * cs, n);
-      memcpy(d->spare_v.p + r * cs, d->sv[l].p + (size_t)from[r] * cs, n);
+  int *scratch = d->reorder.p, *ops = scratch + 2 * d->rows_cap;
+  int nops = reorder_schedule(R, from, scratch, ops);
+  float *tmp = d->row_tmp.p;
+  for (int l = 0; l < d->L; l++)
+    for (int kv = 0; kv < 2; kv++) {
+      float *c = kv ? d->sv[l].p : d->sk[l].p;
+      for (int i = 0; i < nops; i++) {
+        int dst = ops[2 * i], src = ops[2 * i + 1];
+        memcpy(dst < 0 ? tmp : c + (size_t)dst * cs, src < 0 ? tmp : c + (size_t)src * cs, n);
+      }
     }
-    rt_fbuf tk = d->sk[l], tv = d->sv[l];
-    d->sk[l] = d->spare_k;
-    d->sv[l] = d->spare_v;
-    d->spare_k = tk;
-    d->spare_v = tv;
-  }
   return 0;
 }

@@ -80,11 +80,11 @@ void rt_decoder_free(rt_decoder *d) {
   if (!d) return;
   if (d->own_k) rt_kernels_free(d->k);
   rt_fbuf *bufs[] = {&d->ex, &d->eq, &d->ek, &d->ev, &d->ea, &d->et, &d->eh, &d->escore,
-                     &d->spare_k, &d->spare_v, &d->y, &d->q, &d->kk, &d->vv, &d->a, &d->t,
+                     &d->row_tmp, &d->y, &d->q, &d->kk, &d->vv, &d->a, &d->t,
                      &d->h, &d->logits};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]->p);
   rt_buf *raw[] = {&d->src_off, &d->src_len, &d->row_sent, &d->tokens, &d->scores,
-                   &d->cand, &d->fin, &d->hypos, &d->work};
+                   &d->cand, &d->fin, &d->hypos, &d->work, &d->reorder};
   for (size_t i = 0; i < sizeof raw / sizeof *raw; i++) free(raw[i]->p);
   for (int j = 0; j < d->L; j++) {
     if (d->xk) free(d->xk[j].p);

@@ -278,6 +278,65 @@ START_TEST(sampling_is_seeded_and_topk1_is_greedy) {
 }
 END_TEST
 
+/* rt_decoder_reorder gathers cache rows in place (new row r <- old row from[r]): random maps
+ * with repeats, swaps, longer cycles, untouched rows and fewer new rows than old (finished
+ * sentences leave the batch), every cache element checked against a copy-based gather. */
+START_TEST(cache_reorder_in_place_equals_a_gather) {
+  ef_model *m = load_variant("edgelm_small");
+  rt_model *rm = NULL;
+  ck_assert_msg(!ef_model_to_runtime(m, &rm, err, sizeof err), "%s", err);
+  rt_decoder *d = NULL;
+  ck_assert_msg(!rt_decoder_new(rm, NULL, &d, err, sizeof err), "%s", err);
+  enum { ROWS = 12, STEPS = 5 };
+  ck_assert_int_eq(rt_decoder_reserve(d, ROWS, STEPS), 0);
+  size_t cs = (size_t)d->steps_cap * d->d, n = (size_t)d->L * 2 * ROWS * cs;
+  float *want = malloc(n * sizeof *want);
+  ck_assert(want);
+  for (int trial = 0; trial < 400; trial++) {
+    int old_rows = 1 + trial % ROWS, R = 1 + (int)((noise() + 0.5f) * (float)old_rows);
+    if (R > old_rows) R = old_rows;
+    int from[ROWS], steps = 1 + trial % STEPS;
+    for (int r = 0; r < R; r++) {
+      int kind = trial % 4; /* permutations, identities with swaps, and free maps */
+      from[r] = kind == 3 ? (int)((noise() + 0.5f) * (float)old_rows) % old_rows : r;
+    }
+    if (trial % 4 != 3) /* shuffle: cycles of every length */
+      for (int r = R - 1; r > 0; r--) {
+        if (trial % 4 == 1 && noise() < 0.0f) continue;
+        int j = (int)((noise() + 0.5f) * (float)(r + 1)) % (r + 1), t = from[r];
+        from[r] = from[j], from[j] = t;
+      }
+    for (int l = 0; l < d->L; l++)
+      for (int r = 0; r < old_rows; r++)
+        for (size_t i = 0; i < (size_t)steps * d->d; i++) {
+          d->sk[l].p[r * cs + i] = (float)(1000 * l + 100 * r) + (float)i * 1e-3f;
+          d->sv[l].p[r * cs + i] = -(float)(1000 * l + 100 * r) - (float)i * 1e-3f;
+        }
+    for (int l = 0; l < d->L; l++)
+      for (int r = 0; r < R; r++) {
+        memcpy(want + ((size_t)(2 * l) * ROWS + r) * cs, d->sk[l].p + from[r] * cs,
+               (size_t)steps * d->d * sizeof(float));
+        memcpy(want + ((size_t)(2 * l + 1) * ROWS + r) * cs, d->sv[l].p + from[r] * cs,
+               (size_t)steps * d->d * sizeof(float));
+      }
+    ck_assert_int_eq(rt_decoder_reorder(d, R, from, steps), 0);
+    for (int l = 0; l < d->L; l++)
+      for (int r = 0; r < R; r++) {
+        int k = memcmp(d->sk[l].p + r * cs, want + ((size_t)(2 * l) * ROWS + r) * cs,
+                       (size_t)steps * d->d * sizeof(float));
+        int v = memcmp(d->sv[l].p + r * cs, want + ((size_t)(2 * l + 1) * ROWS + r) * cs,
+                       (size_t)steps * d->d * sizeof(float));
+        ck_assert_msg(!k && !v, "trial %d: layer %d row %d (from %d of %d old rows) differs",
+                      trial, l, r, from[r], old_rows);
+      }
+  }
+  free(want);
+  rt_decoder_free(d);
+  rt_model_free(rm);
+  ef_model_free(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("decode_model");
   TCase *tc = tcase_create("core");
@@ -286,6 +345,7 @@ int main(void) {
   tcase_add_test(tc, greedy_follows_the_graph_argmax);
   tcase_add_test(tc, beam_constraints_hold);
   tcase_add_test(tc, sampling_is_seeded_and_topk1_is_greedy);
+  tcase_add_test(tc, cache_reorder_in_place_equals_a_gather);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
