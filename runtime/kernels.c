@@ -427,6 +427,7 @@ void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
 int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float *b, float *y) {
   int N = W->rows, K = W->cols;
   if (W->dtype != RT_F32 && W->dtype != RT_I8) return -1;
+  if (W->dtype == RT_I8 && K > RT_MAX_DIM) return -1; /* int32 dot products could overflow */
   if (M <= 0 || N <= 0) return 0;
   if (K <= 0) {
     for (int i = 0; i < M; i++)

@@ -53,8 +53,8 @@ const char *rt_kernels_name(const rt_kernels *k);
 int rt_kernels_reserve(rt_kernels *k, int max_rows, int max_cols);
 
 /* y[M,N] = x[M,K]·Wᵀ (+ b[N] when b != NULL), W->cols == K, W->rows == N; y must not alias x.
- * Returns 0, or -1 when out of memory (only possible when the scratch must grow) or W->dtype is
- * neither RT_F32 nor RT_I8.
+ * Returns 0, or -1 when out of memory (only possible when the scratch must grow), W->dtype is
+ * neither RT_F32 nor RT_I8, or an int8 W has more than RT_MAX_DIM columns.
  *
  * fp32: any path is within 2·(K+2)·2^-24·(Σ_k |x_k·w_k| + |b|) of the exact result; the kernel
  * shape depends on M and K (never on the thread count), so a row's last bits may differ between
