@@ -690,9 +690,97 @@ INLINE T_AVXVNNI void i8_tile_avxvnni(const int8_t *x, size_t ldq, const float *
   }
 }
 
+/* Small K with AVX-VNNI: i8_smallk_vnni with 8-column panels (vpgatherdd on ymm). */
+INLINE T_AVXVNNI void i8_panel_rows_avxvnni(const int8_t *x, size_t ldq, const float *xs, int G,
+                                            const __m256i *wt, __m256 ws, __m256i rs128,
+                                            const float *b, __m256i cm, float *y, int N,
+                                            const int MR) {
+  __m256i acc[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc[r] = _mm256_setzero_si256();
+  for (int g = 0; g < G; g++) {
+    __m256i w = _mm256_load_si256(wt + g);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      int32_t x4;
+      __builtin_memcpy(&x4, x + r * ldq + 4 * g, 4);
+      acc[r] = _mm256_dpbusd_avx_epi32(acc[r], _mm256_set1_epi32(x4), w);
+    }
+  }
+  __m256 bv = b ? _mm256_maskload_ps(b, cm) : _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) {
+    __m256i d = _mm256_sub_epi32(acc[r], rs128);
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(_mm256_set1_ps(xs[r]), ws));
+    if (b) v = _mm256_add_ps(v, bv);
+    _mm256_maskstore_ps(y + (size_t)r * N, cm, v);
+  }
+}
+
+INLINE T_AVXVNNI void i8_smallk_avxvnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
+                                        const int8_t *Wq, const float *ws, const int32_t *rowsum,
+                                        const float *b, float *y, int N, int n0, int n1) {
+  __m256i wt[RT_SMALLK / 4];
+  const int G = (K + 3) / 4, full = K / 4;
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i idx = _mm256_mullo_epi32(lane, _mm256_set1_epi32(K));
+  for (int n = n0; n < n1; n += 8) {
+    int nc = n1 - n < 8 ? n1 - n : 8;
+    __m256i cm = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), lane);
+    const int8_t *wp = Wq + (size_t)n * K;
+    for (int g = 0; g < full; g++) /* 4 bytes of each of the nc rows, never past a row */
+      wt[g] = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(wp + 4 * g), idx,
+                                          cm, 1);
+    if (full < G) { /* K % 4 tail, zero-padded */
+      int32_t t[8] = {0};
+      for (int j = 0; j < nc; j++)
+        for (int q = 0; q < K - 4 * full; q++)
+          ((int8_t *)&t[j])[q] = wp[(size_t)j * K + 4 * full + q];
+      wt[full] = _mm256_loadu_si256((const __m256i *)t);
+    }
+    __m256 wsv = _mm256_maskload_ps(ws + n, cm);
+    __m256i rs128 = _mm256_slli_epi32(_mm256_maskload_epi32(rowsum + n, cm), 7);
+    const float *bn = b ? b + n : NULL;
+    for (int i = 0; i < M; i += 8) {
+      const int8_t *xi = xq + (size_t)i * ldq;
+      float *yi = y + (size_t)i * N + n;
+      switch (M - i >= 8 ? 8 : M - i) {
+      case 8:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 8);
+        break;
+      case 7:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 7);
+        break;
+      case 6:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 6);
+        break;
+      case 5:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 5);
+        break;
+      case 4:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 4);
+        break;
+      case 3:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 3);
+        break;
+      case 2:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 2);
+        break;
+      default:
+        i8_panel_rows_avxvnni(xi, ldq, xs + i, G, wt, wsv, rs128, bn, cm, yi, N, 1);
+        break;
+      }
+    }
+  }
+}
+
 T_AVXVNNI void rt_i8_avxvnni(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
                              const int8_t *Wq, const float *ws, const int32_t *rowsum,
                              const float *b, float *y, int N, int n0, int n1) {
+  if (K <= RT_SMALLK && M >= 8) {
+    i8_smallk_avxvnni(xq, ldq, xs, M, K, Wq, ws, rowsum, b, y, N, n0, n1);
+    return;
+  }
   const int nrb = 4;
 #define TILE(MR, NR)                                                                               \
   do {                                                                                             \
