@@ -444,7 +444,7 @@ int rt_efm_open(const char *path, rt_efm **out, char *err, size_t errlen) {
     if (err && errlen) snprintf(err, errlen, "%s: out of memory", path);
     return -1;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
     fail(f, err, errlen, "cannot open (%s)", strerror(errno));
