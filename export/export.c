@@ -76,6 +76,12 @@ static int resolve(const char *given, const char *data, const char *name, const 
   return 0;
 }
 
+/* 1 when a and b name the same existing file. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int ef_export_checkpoint(const ef_export_opts *o, ef_export_result *res, char *err, size_t errlen) {
   memset(res, 0, sizeof *res);
   char *ini = NULL, msg[EF_CONFIG_ERR_LEN + 256];
@@ -105,6 +111,11 @@ int ef_export_checkpoint(const ef_export_opts *o, ef_export_result *res, char *e
     goto done;
   if (resolve(o->spm, to->data, "spm.model", "--spm", res->spm, sizeof res->spm, err, errlen))
     goto done;
+  if (same_file(o->out, o->checkpoint) || same_file(o->out, res->dict) ||
+      same_file(o->out, res->spm)) {
+    set_err(err, errlen, "%s: the output would replace one of the inputs", o->out);
+    goto done;
+  }
   if (ef_dict_load(res->dict, &dict, err, errlen)) goto done;
   if (read_file(res->spm, RT_SPM_MAX_MODEL_BYTES, &spm_bytes, &spm_len, err, errlen)) goto done;
   if (rt_spm_load_memory(spm_bytes, spm_len, res->spm, &spm, err, errlen)) goto done;

@@ -64,6 +64,8 @@ expect_error 1 "$ef" export "$w/nope.h5" -o "$w/x.efm"
 expect_error 1 "$ef" export "$w/checkpoint.h5" -o "$w/x.efm" --dict "$w/nope.txt"
 expect_error 1 "$ef" export "$w/checkpoint.h5" -o "$w/x.efm" --spm "$w/dict.src.txt"
 expect_error 1 "$ef" export "$w/checkpoint.h5" -o "$w/no/such/dir/x.efm"
+expect_error 1 "$ef" export "$w/checkpoint.h5" -o "$w/checkpoint.h5"
+[ -s "$w/checkpoint.h5" ] && "$ef" export "$w/checkpoint.h5" -o "$w/m2.efm" >/dev/null || fail "checkpoint damaged"
 expect_error 1 "$run" "$w/nope.efm"
 expect_error 1 "$run" "$w"
 expect_error 2 "$run" "$w/m.efm" --beam 0
