@@ -20,13 +20,21 @@ sentences; median_ms = the median over generate calls of (call time / sentences 
 sent_per_s = sentences / pass time; the pass with the smallest median is reported (the machine
 is shared).
 
+With --quantize-dynamic every linear layer (attention q/k/v/out, FFN, LoRA, the tied output
+projection; not the embedding lookup) runs through torch.quantization.quantize_dynamic's int8
+nn.Linear (per-tensor weight scale, activations quantised per call), the PyTorch counterpart of
+an int8 .efm (bench/bench_device.c). The reference calls torch.nn.functional.linear with
+weight tensors, not modules, so the script wraps each weight in an nn.Linear, quantises it, and
+routes F.linear calls on that weight to the quantised module (see quantize_linears).
+
 Output (machine-readable; other lines start with '#'):
   peer <mode> threads=<n> median_ms=<ms> sent_per_s=<x> beam=<b> batch=<n> sentences=<n>
-       out_tokens=<n>
+       out_tokens=<n> weights=fp32|qint8
 
 Usage: bench/decode_peer.py [--config configs/edgelm.ini] [--seed 20220207] [--sentences 24]
          [--threads 1|2|both|N] [--reps 3] [--modes greedy_b1,beam5_b1,beam5_batch16]
          [--source tests/fixtures/data/kjv-web.src] [--src-tokens 30] [--out-tokens 30]
+         [--quantize-dynamic]
 BLAS: like bench/model_peer.py, OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs when unset.
 """
 import argparse
@@ -60,6 +68,34 @@ import search_ref as sr  # noqa: E402
 import seeded  # noqa: E402
 
 MODES = {"greedy_b1": (1, 1), "beam5_b1": (5, 1), "beam5_batch16": (5, 16)}
+
+
+def quantize_linears(params):
+    """Routes torch.nn.functional.linear(x, W, b) for every 2-D parameter W of params through a
+    quantize_dynamic int8 nn.Linear built from W and b (built on first use, so the warm-up pass
+    pays for it). Other calls (none in the reference) fall through to the float function."""
+    float_linear = torch.nn.functional.linear
+    weights = {id(w) for w in params.values() if w.dim() == 2}
+    cache = {}
+
+    def linear(x, w, b=None):
+        if id(w) not in weights:
+            return float_linear(x, w, b)
+        key = (id(w), None if b is None else id(b))
+        q = cache.get(key)
+        if q is None:
+            lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
+            with torch.no_grad():
+                lin.weight.copy_(w)
+                if b is not None:
+                    lin.bias.copy_(b)
+            q = torch.quantization.quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear},
+                                                    dtype=torch.qint8)
+            cache[key] = q
+        return q(x)
+
+    torch.nn.functional.linear = linear
+    return cache
 
 
 def load_sources(path, n, src_tokens, vocab):
@@ -105,6 +141,8 @@ def main(argv):
                                                       "kjv-web.src"))
     ap.add_argument("--src-tokens", type=int, default=30)
     ap.add_argument("--out-tokens", type=int, default=30)
+    ap.add_argument("--quantize-dynamic", action="store_true",
+                    help="int8 linear layers (torch.quantization.quantize_dynamic)")
     a = ap.parse_args(argv)
     threads = [1, 2] if a.threads == "both" else [int(a.threads)] if a.threads.isdigit() else None
     modes = a.modes.split(",")
@@ -121,10 +159,16 @@ def main(argv):
         print("error: %s: only %d lines of >= %d bytes" % (a.source, len(srcs), a.src_tokens - 1),
               file=sys.stderr)
         return 1
-    model = sr.RefModel(seeded.seeded_params(cfg, a.seed), cfg)
-    print("# decode_peer: torch %s, %s, seed %d, %d sentences of %d tokens, %d output tokens"
-          % (torch.__version__, os.path.basename(a.config), a.seed, len(srcs), a.src_tokens,
-             a.out_tokens))
+    params = seeded.seeded_params(cfg, a.seed)
+    model = sr.RefModel(params, cfg)
+    weights = "fp32"
+    if a.quantize_dynamic:
+        quantize_linears(params)
+        weights = "qint8"
+    print("# decode_peer: torch %s, %s, seed %d, %d sentences of %d tokens, %d output tokens, "
+          "%s weights (engine %s)" % (torch.__version__, os.path.basename(a.config), a.seed,
+                                      len(srcs), a.src_tokens, a.out_tokens, weights,
+                                      torch.backends.quantized.engine))
     sys.stdout.flush()
     for th in threads:
         torch.set_num_threads(th)
@@ -134,8 +178,9 @@ def main(argv):
             best = min((one_pass(model, srcs, beam, batch, a.out_tokens) for _ in range(a.reps)),
                        key=lambda r: r[0])
             print("peer %s threads=%d median_ms=%.2f sent_per_s=%.2f beam=%d batch=%d "
-                  "sentences=%d out_tokens=%d" % (mode, th, best[0], best[1], beam, batch,
-                                                  len(srcs), a.out_tokens))
+                  "sentences=%d out_tokens=%d weights=%s" % (mode, th, best[0], best[1], beam,
+                                                             batch, len(srcs), a.out_tokens,
+                                                             weights))
             sys.stdout.flush()
     return 0
 
