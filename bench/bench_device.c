@@ -193,27 +193,38 @@ static char *run_peer(const char *config, int n, int reps, const char *threads, 
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: bench_device [--sentences N] [--reps R] [--threads 1|2|both] [--no-peer]\n"
-                  "                    [--config PRESET] [--write DIR] [--mode greedy|beam5|both]\n"
-                  "                    [--dtype int8|fp32|both]\n");
+  fprintf(stderr,
+          "usage: bench_device [--sentences N] [--reps R] [--threads 1|2|both] [--no-peer]\n"
+          "                    [--config PRESET] [--write DIR] [--mode greedy|beam5|both]\n"
+          "                    [--dtype int8|fp32|both]\n");
 }
 
 int main(int argc, char **argv) {
   int n = 24, reps = 3, peer = 1, tmin = 1, tmax = 2;
   const char *preset = "edgelm", *write_dir = NULL, *only = "both", *dtypes = "both";
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--sentences") && i + 1 < argc) n = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--no-peer")) peer = 0;
-    else if (!strcmp(argv[i], "--config") && i + 1 < argc) preset = argv[++i];
-    else if (!strcmp(argv[i], "--write") && i + 1 < argc) write_dir = argv[++i];
-    else if (!strcmp(argv[i], "--mode") && i + 1 < argc) only = argv[++i];
-    else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) dtypes = argv[++i];
+    if (!strcmp(argv[i], "--sentences") && i + 1 < argc)
+      n = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--no-peer"))
+      peer = 0;
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+      preset = argv[++i];
+    else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+      write_dir = argv[++i];
+    else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+      only = argv[++i];
+    else if (!strcmp(argv[i], "--dtype") && i + 1 < argc)
+      dtypes = argv[++i];
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
       const char *t = argv[++i];
-      if (!strcmp(t, "both")) tmin = 1, tmax = 2;
-      else tmin = tmax = atoi(t);
-    } else return usage(), 2;
+      if (!strcmp(t, "both"))
+        tmin = 1, tmax = 2;
+      else
+        tmin = tmax = atoi(t);
+    } else
+      return usage(), 2;
   }
   if (n < 1 || n > MAX_SENT || reps < 1 || tmin < 1 || tmax > 2 ||
       (strcmp(only, "both") && strcmp(only, "greedy") && strcmp(only, "beam5")) ||
@@ -254,7 +265,8 @@ int main(int argc, char **argv) {
   printf("bench_device: %s preset (%d+%d layers, d %d, V %d), seeded weights (seed %u)\n", preset,
          cfg.encoder_layers, cfg.decoder_layers, cfg.embed_dim, cfg.vocab_size, SEED);
   printf("size fp32 %zu bytes (%.2f MB) | int8 %zu bytes (%.2f MB) | %.2fx smaller | %lld weights, "
-         "%d of %d tensors int8\n", nbytes[0], nbytes[0] / 1e6, nbytes[1], nbytes[1] / 1e6,
+         "%d of %d tensors int8\n",
+         nbytes[0], nbytes[0] / 1e6, nbytes[1], nbytes[1] / 1e6,
          (double)nbytes[0] / (double)nbytes[1], (long long)st[1].n_values, st[1].n_int8,
          st[1].n_tensors);
   if (write_dir) {
