@@ -11,6 +11,7 @@
  * Must never be called on a CPU without the ISA; must never read W past its last row (the K
  * tail is read with masked loads or scalar code). docs/kernels.md has the int8 arithmetic.
  */
+#include <cpuid.h>
 #include "runtime/kernels_internal.h"
 
 #include <immintrin.h>
@@ -792,9 +793,14 @@ T_AVXVNNI void rt_i8_avxvnni(const int8_t *xq, size_t ldq, const float *xs, int 
 #undef TILE
 }
 
+/* AVX-VNNI is CPUID leaf 7 subleaf 1, EAX bit 4; read it directly because clang 14's
+ * __builtin_cpu_supports does not know the name "avxvnni" (the fuzz builds use clang). */
 int rt_x86_has_avxvnni(void) {
   __builtin_cpu_init();
-  return rt_x86_supports(1) && __builtin_cpu_supports("avxvnni");
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!rt_x86_supports(1) || __get_cpuid_max(0, NULL) < 7) return 0;
+  __cpuid_count(7, 1, a, b, c, d);
+  return (a >> 4) & 1;
 }
 
 /* ---- activation quantisers: the bytes of rt_quant_portable, 16 or 8 at a time ----
