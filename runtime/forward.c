@@ -14,7 +14,8 @@ int rt_fbuf_reserve(rt_fbuf *b, size_t n) {
   if (n <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < n) cap *= 2;
-  float *p = malloc(cap * sizeof *p);
+  /* 64-byte aligned: the kernels read activations faster from aligned rows */
+  float *p = aligned_alloc(64, (cap * sizeof *p + 63) & ~(size_t)63);
   if (!p) return -1;
   free(b->p);
   b->p = p;
