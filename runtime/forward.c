@@ -90,13 +90,14 @@ static void activation(const rt_decoder *d, float *h, size_t n) {
   }
 }
 
-/* One query row against nk keys (rows of kmat with stride ks floats, head slice applied by the
- * caller), softmax, weighted sum of values. q already scaled. score: scratch [nk]. */
-static void attend(const float *q, const float *kmat, const float *vmat, size_t ks, int nk, int dh,
-                   float *score, float *out) {
+/* One query row (already scaled) against P prefix keys/values (rows of pk/pv, stride ks) and
+ * then nk keys/values (rows of kmat/vmat, stride ks), one softmax over all of them, weighted
+ * sum of the values into out [dh]. score: scratch [P + nk]. */
+static void attend(const float *q, const float *pk, const float *pv, int P, const float *kmat,
+                   const float *vmat, size_t ks, int nk, int dh, float *score, float *out) {
   float mx = -INFINITY;
-  for (int j = 0; j < nk; j++) {
-    const float *kj = kmat + (size_t)j * ks;
+  for (int j = 0; j < P + nk; j++) {
+    const float *kj = j < P ? pk + (size_t)j * ks : kmat + (size_t)(j - P) * ks;
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int c = 0; c < dh; c++) s += q[c] * kj[c];
@@ -104,17 +105,66 @@ static void attend(const float *q, const float *kmat, const float *vmat, size_t 
     if (s > mx) mx = s;
   }
   float sum = 0.0f;
-  for (int j = 0; j < nk; j++) {
+  for (int j = 0; j < P + nk; j++) {
     score[j] = expf(score[j] - mx);
     sum += score[j];
   }
   float inv = 1.0f / sum;
   for (int c = 0; c < dh; c++) out[c] = 0.0f;
-  for (int j = 0; j < nk; j++) {
-    const float *vj = vmat + (size_t)j * ks;
+  for (int j = 0; j < P + nk; j++) {
+    const float *vj = j < P ? pv + (size_t)j * ks : vmat + (size_t)(j - P) * ks;
     float p = score[j] * inv;
 #pragma omp simd
     for (int c = 0; c < dh; c++) out[c] += p * vj[c];
+  }
+}
+
+/* Attention of many query rows, one head per work item (rt_kernels_parallel): the encoder
+ * (queries of every sentence over the sentence's keys, with Prefix-LA rows), the decoder's
+ * self-attention (each row over its cache) or its cross-attention (each row over its source). */
+enum { ATT_ENCODER, ATT_SELF, ATT_CROSS };
+typedef struct {
+  const rt_decoder *d;
+  int mode;
+  const float *q, *k, *v, *pk, *pv; /* encoder: k/v [rows, D]; cross: the layer's xk/xv */
+  int P;
+  float *out;     /* [rows, D] */
+  int R, nk;      /* decoder rows; self: keys per row (step + 1) */
+  size_t cs;      /* self: floats per row of the cache */
+  size_t sstride; /* floats of score scratch per head */
+} attn_job;
+
+static void attn_head(void *arg, int h) {
+  const attn_job *j = arg;
+  const rt_decoder *d = j->d;
+  int D = d->d, dh = d->dh, o = h * dh;
+  const int *off = d->src_off.p, *len = d->src_len.p, *row_sent = d->row_sent.p;
+  float *score = d->escore.p + (size_t)h * j->sstride, qh[RT_MAX_HEAD_DIM];
+  float qscale = 1.0f / sqrtf((float)dh);
+  int nq = j->mode == ATT_ENCODER ? off[d->n_src - 1] + len[d->n_src - 1] : j->R;
+  for (int r = 0, i = 0; r < nq; r++) {
+    const float *qr = j->q + (size_t)r * D + o;
+    for (int c = 0; c < dh; c++) qh[c] = qr[c] * qscale;
+    const float *kk, *vv;
+    int nk, P = 0;
+    if (j->mode == ATT_ENCODER) {
+      while (r >= off[i] + len[i]) i++; /* the sentence of query row r */
+      kk = j->k + (size_t)off[i] * D + o;
+      vv = j->v + (size_t)off[i] * D + o;
+      nk = len[i];
+      P = j->P;
+    } else if (j->mode == ATT_SELF) {
+      kk = j->k + (size_t)r * j->cs + o;
+      vv = j->v + (size_t)r * j->cs + o;
+      nk = j->nk;
+    } else {
+      int s = row_sent[r];
+      kk = j->k + (size_t)off[s] * D + o;
+      vv = j->v + (size_t)off[s] * D + o;
+      nk = len[s];
+    }
+    attend(qh, P ? j->pk + o : NULL, P ? j->pv + o : NULL, P, kk, vv, (size_t)D, nk, dh, score,
+           j->out + (size_t)r * D + o);
   }
 }
 
@@ -157,7 +207,7 @@ int rt_encode(rt_decoder *d, int n, const int *const *src, const int *src_len) {
   size_t rd = rows * (size_t)D;
   if (rt_fbuf_reserve(&d->ex, rd) || rt_fbuf_reserve(&d->eq, rd) || rt_fbuf_reserve(&d->ek, rd) ||
       rt_fbuf_reserve(&d->ev, rd) || rt_fbuf_reserve(&d->ea, rd) || rt_fbuf_reserve(&d->et, rd) ||
-      rt_fbuf_reserve(&d->escore, (size_t)(maxS + P)))
+      rt_fbuf_reserve(&d->escore, (size_t)d->H * (maxS + P)))
     return -1;
   if (rt_kernels_reserve(d->k, (int)rows, c->encoder_ffn_dim > D ? c->encoder_ffn_dim : D))
     return -1;
@@ -179,7 +229,6 @@ int rt_encode(rt_decoder *d, int n, const int *const *src, const int *src_len) {
       }
       add_positions(d, xr, RT_PAD + 1 + s);
     }
-  float qscale = 1.0f / sqrtf((float)d->dh);
   for (int l = 0; l < c->encoder_layers; l++) {
     const rt_enc_layer *L = &m->enc[l];
     const rt_attn *A = &m->attn[L->attn];
@@ -195,44 +244,10 @@ int rt_encode(rt_decoder *d, int n, const int *const *src, const int *src_len) {
         (lora_add(d, &L->lora_q, x, (int)rows, q, t, &d->eh) ||
          lora_add(d, &L->lora_v, x, (int)rows, v, t, &d->eh)))
       return -1;
-    const float *pk = P ? F(d, L->prefix_k) : NULL, *pv = P ? F(d, L->prefix_v) : NULL;
-    for (int i = 0; i < n; i++) {
-      int S = len[i];
-      const float *ki = k + (size_t)off[i] * D, *vi = v + (size_t)off[i] * D;
-      for (int s = 0; s < S; s++)
-        for (int h = 0; h < d->H; h++) {
-          int o = h * d->dh;
-          float qh[RT_MAX_HEAD_DIM];
-          const float *qr = q + (size_t)(off[i] + s) * D + o;
-          float *score = d->escore.p, *out = a + (size_t)(off[i] + s) * D + o;
-          for (int j = 0; j < d->dh; j++) qh[j] = qr[j] * qscale;
-          if (!P) {
-            attend(qh, ki + o, vi + o, (size_t)D, S, d->dh, score, out);
-          } else {
-            /* prefix keys first, then the source: one softmax over both */
-            float mx = -INFINITY;
-            for (int j = 0; j < P + S; j++) {
-              const float *kj = j < P ? pk + (size_t)j * D + o : ki + (size_t)(j - P) * D + o;
-              float sc = 0.0f;
-              for (int cc = 0; cc < d->dh; cc++) sc += qh[cc] * kj[cc];
-              score[j] = sc;
-              if (sc > mx) mx = sc;
-            }
-            float sum = 0.0f;
-            for (int j = 0; j < P + S; j++) {
-              score[j] = expf(score[j] - mx);
-              sum += score[j];
-            }
-            float inv = 1.0f / sum;
-            for (int cc = 0; cc < d->dh; cc++) out[cc] = 0.0f;
-            for (int j = 0; j < P + S; j++) {
-              const float *vj = j < P ? pv + (size_t)j * D + o : vi + (size_t)(j - P) * D + o;
-              float p = score[j] * inv;
-              for (int cc = 0; cc < d->dh; cc++) out[cc] += p * vj[cc];
-            }
-          }
-        }
-    }
+    attn_job aj = {.d = d, .mode = ATT_ENCODER, .q = q, .k = k, .v = v, .P = P,
+                   .pk = P ? F(d, L->prefix_k) : NULL, .pv = P ? F(d, L->prefix_v) : NULL,
+                   .out = a, .sstride = d->escore.cap / (size_t)d->H};
+    rt_kernels_parallel(d->k, d->H, attn_head, &aj);
     if (linear(d, a, (int)rows, A->o_w, A->o_b, t)) return -1;
     add_layernorm(x, t, (int)rows, D, F(d, L->ln_attn.w), F(d, L->ln_attn.b));
     if (ffn_block(d, L->ffn, x, (int)rows, c->encoder_ffn_dim, &d->eh, t)) return -1;
@@ -278,19 +293,18 @@ int rt_decoder_reserve(rt_decoder *d, int R, int steps) {
   const int *len = d->src_len.p;
   for (int i = 0; i < d->n_src; i++)
     if ((size_t)len[i] > sc) sc = (size_t)len[i];
-  if (rt_fbuf_reserve(&d->escore, sc)) return -1;
+  if (rt_fbuf_reserve(&d->escore, (size_t)d->H * sc)) return -1;
   return rt_kernels_reserve(d->k, R, wide);
 }
 
 int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float temperature) {
   const rt_model *m = d->m;
   const rt_config *c = &m->cfg;
-  int D = d->d, V = c->vocab_size, dh = d->dh;
+  int D = d->d, V = c->vocab_size;
   size_t cs = (size_t)d->steps_cap * D; /* one row's cache */
   float *y = d->y.p, *q = d->q.p, *kk = d->kk.p, *vv = d->vv.p, *a = d->a.p, *t = d->t.p;
-  const int *row_sent = d->row_sent.p, *off = d->src_off.p, *len = d->src_len.p;
   const rt_mat *E = T(d, m->embed);
-  float scale = sqrtf((float)D), qscale = 1.0f / sqrtf((float)dh);
+  float scale = sqrtf((float)D);
   for (int r = 0; r < R; r++) {
     float *yr = y + (size_t)r * D;
     int tok = tokens[r];
@@ -315,14 +329,9 @@ int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float tem
       memcpy(d->sk[l].p + r * cs + (size_t)step * D, kk + (size_t)r * D, (size_t)D * sizeof(float));
       memcpy(d->sv[l].p + r * cs + (size_t)step * D, vv + (size_t)r * D, (size_t)D * sizeof(float));
     }
-    for (int r = 0; r < R; r++)
-      for (int h = 0; h < d->H; h++) {
-        float qh[RT_MAX_HEAD_DIM];
-        int o = h * dh;
-        for (int j = 0; j < dh; j++) qh[j] = q[(size_t)r * D + o + j] * qscale;
-        attend(qh, d->sk[l].p + r * cs + o, d->sv[l].p + r * cs + o, (size_t)D, step + 1, dh,
-               d->escore.p, a + (size_t)r * D + o);
-      }
+    attn_job sj = {.d = d, .mode = ATT_SELF, .q = q, .k = d->sk[l].p, .v = d->sv[l].p, .out = a,
+                   .R = R, .nk = step + 1, .cs = cs, .sstride = d->escore.cap / (size_t)d->H};
+    rt_kernels_parallel(d->k, d->H, attn_head, &sj);
     if (linear(d, a, R, S->o_w, S->o_b, t)) return -1;
     add_layernorm(y, t, R, D, F(d, L->ln_self.w), F(d, L->ln_self.b));
     if (c->decoder_layout == RT_DEC_INTERLEAVED) {
@@ -331,16 +340,9 @@ int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float tem
     }
     /* cross-attention over the row's source */
     if (linear(d, y, R, X->q_w, X->q_b, q)) return -1;
-    for (int r = 0; r < R; r++) {
-      int s = row_sent[r];
-      const float *ks = d->xk[l].p + (size_t)off[s] * D, *vs = d->xv[l].p + (size_t)off[s] * D;
-      for (int h = 0; h < d->H; h++) {
-        float qh[RT_MAX_HEAD_DIM];
-        int o = h * dh;
-        for (int j = 0; j < dh; j++) qh[j] = q[(size_t)r * D + o + j] * qscale;
-        attend(qh, ks + o, vs + o, (size_t)D, len[s], dh, d->escore.p, a + (size_t)r * D + o);
-      }
-    }
+    attn_job xj = {.d = d, .mode = ATT_CROSS, .q = q, .k = d->xk[l].p, .v = d->xv[l].p, .out = a,
+                   .R = R, .sstride = d->escore.cap / (size_t)d->H};
+    rt_kernels_parallel(d->k, d->H, attn_head, &xj);
     if (linear(d, a, R, X->o_w, X->o_b, t)) return -1;
     add_layernorm(y, t, R, D, F(d, L->ln_cross.w), F(d, L->ln_cross.b));
     if (ffn_block(d, L->ffn, y, R, c->decoder_ffn_dim, &d->h, t)) return -1;

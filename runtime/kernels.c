@@ -42,7 +42,9 @@ typedef struct rt_job {
   const float *b;
   float *y;
   int cw, nchunks; /* columns per chunk (rows per chunk for a quantisation job) */
-  int quant;       /* 1: quantise x rows into the scratch; 0: the product */
+  int quant;       /* 1: quantise x rows into the scratch; 0: the product; 2: fn(arg, chunk) */
+  void (*fn)(void *arg, int i);
+  void *arg;
 } rt_job;
 
 struct rt_kernels {
@@ -92,6 +94,10 @@ static inline void cpu_relax(void) {
 
 static void chunk_run(rt_kernels *k, int c) {
   const rt_job *j = &k->job;
+  if (j->quant == 2) {
+    j->fn(j->arg, c);
+    return;
+  }
   if (j->quant) {
     int r0 = c * j->cw, r1 = r0 + j->cw < j->M ? r0 + j->cw : j->M;
     for (int i = r0; i < r1; i++)
@@ -420,6 +426,18 @@ void rt_i8_portable(const int8_t *xq, size_t ldq, const float *xs, int M, int K,
       y[(size_t)i * N + n] = rt_i8_out(d, xs[i], ws[n], b, n);
     }
   }
+}
+
+/* ---- any loop ---- */
+
+void rt_kernels_parallel(rt_kernels *k, int n, void (*fn)(void *arg, int i), void *arg) {
+  if (n <= 0) return;
+  if (n > 0xffff) { /* the job word counts chunks in 16 bits */
+    for (int i = 0; i < n; i++) fn(arg, i);
+    return;
+  }
+  k->job = (rt_job){.nchunks = n, .quant = 2, .fn = fn, .arg = arg};
+  pool_run(k);
 }
 
 /* ---- the linear layer ---- */

@@ -73,6 +73,10 @@ int rt_linear(rt_kernels *k, const float *x, int M, const rt_mat *W, const float
  * 0, or -1 when n < 1 or a thread cannot be created (the context then runs on 1 thread). */
 int rt_kernels_set_threads(rt_kernels *k, int n);
 int rt_kernels_threads(const rt_kernels *k);
+/* Run fn(arg, i) for every i in [0, n) on the context's threads (the calling thread takes
+ * part); returns when all are done. Calls for different i may run concurrently and in any
+ * order, so fn must write disjoint memory. The decoder spreads attention heads with it. */
+void rt_kernels_parallel(rt_kernels *k, int n, void (*fn)(void *arg, int i), void *arg);
 /* How many times the scratch has been reallocated (tests check that steady state is 0). */
 size_t rt_kernels_scratch_grows(const rt_kernels *k);
 

@@ -337,6 +337,51 @@ START_TEST(cache_reorder_in_place_equals_a_gather) {
 }
 END_TEST
 
+/* Threads: the same hypotheses, bit for bit, with 1 and 2 kernel threads (linear layers split
+ * by columns, attention by heads: every value is computed by the same instructions). */
+START_TEST(two_threads_give_identical_results) {
+  ef_model *m = load_variant("prefix_la");
+  rt_model *rm = NULL;
+  ck_assert(!ef_model_to_runtime(m, &rm, err, sizeof err));
+  int src[3][8] = {{40, 50, 60, 70, 80, 90, 100, EF_EOS}, {9, 8, EF_EOS}, {200, 7, 7, EF_EOS}};
+  const int *sp[3] = {src[0], src[1], src[2]};
+  int sl[3] = {8, 3, 4};
+  rt_search_opts o;
+  rt_search_opts_default(&o);
+  o.beam = 4;
+  o.nbest = 3;
+  o.max_len_b = 20;
+  int toks[2][3][3][32], lens[2][3][3];
+  float scores[2][3][3];
+  for (int th = 1; th <= 2; th++) {
+    rt_kernels *k = rt_kernels_new(rt_isa_detect());
+    ck_assert_int_eq(rt_kernels_set_threads(k, th), 0);
+    rt_decoder *d = NULL;
+    ck_assert(!rt_decoder_new(rm, k, &d, err, sizeof err));
+    ck_assert_msg(!rt_generate(d, 3, sp, sl, &o, err, sizeof err), "%s", err);
+    for (int i = 0; i < 3; i++) {
+      const rt_hypo *h = rt_decoder_hypos(d, i, NULL);
+      for (int r = 0; r < 3; r++) {
+        lens[th - 1][i][r] = h[r].len;
+        scores[th - 1][i][r] = h[r].score;
+        memcpy(toks[th - 1][i][r], h[r].tokens, sizeof(int) * (size_t)h[r].len);
+      }
+    }
+    rt_decoder_free(d);
+    rt_kernels_free(k);
+  }
+  for (int i = 0; i < 3; i++)
+    for (int r = 0; r < 3; r++) {
+      ck_assert_int_eq(lens[0][i][r], lens[1][i][r]);
+      ck_assert(!memcmp(toks[0][i][r], toks[1][i][r], sizeof(int) * (size_t)lens[0][i][r]));
+      ck_assert_msg(scores[0][i][r] == scores[1][i][r], "score %.9g vs %.9g", scores[0][i][r],
+                    scores[1][i][r]);
+    }
+  rt_model_free(rm);
+  ef_model_free(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("decode_model");
   TCase *tc = tcase_create("core");
@@ -345,6 +390,7 @@ int main(void) {
   tcase_add_test(tc, greedy_follows_the_graph_argmax);
   tcase_add_test(tc, beam_constraints_hold);
   tcase_add_test(tc, sampling_is_seeded_and_topk1_is_greedy);
+  tcase_add_test(tc, two_threads_give_identical_results);
   tcase_add_test(tc, cache_reorder_in_place_equals_a_gather);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
