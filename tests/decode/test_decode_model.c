@@ -46,6 +46,26 @@ static ef_model *load_variant(const char *name) {
   return m;
 }
 
+/* A variant with its runtime model and decoder (default kernels). */
+typedef struct {
+  ef_model *m;
+  rt_model *rm;
+  rt_decoder *d;
+} session;
+
+static session open_variant(const char *name) {
+  session s = {load_variant(name), NULL, NULL};
+  ck_assert_msg(!ef_model_to_runtime(s.m, &s.rm, err, sizeof err), "%s", err);
+  ck_assert_msg(!rt_decoder_new(s.rm, NULL, &s.d, err, sizeof err), "%s", err);
+  return s;
+}
+
+static void close_session(session *s) {
+  rt_decoder_free(s->d);
+  rt_model_free(s->rm);
+  ef_model_free(s->m);
+}
+
 #define NB 3
 static const int SL[NB] = {7, 12, 4}, TLN[NB] = {5, 9, 3};
 
@@ -115,11 +135,9 @@ END_TEST
 /* Greedy: every emitted token is the argmax (pad excluded) of the graph given the prefix, and
  * the hypothesis score is the mean log-prob (lenpen 1). */
 START_TEST(greedy_follows_the_graph_argmax) {
-  ef_model *m = load_variant("edgelm_small");
-  rt_model *rm = NULL;
-  ck_assert_msg(!ef_model_to_runtime(m, &rm, err, sizeof err), "%s", err);
-  rt_decoder *d = NULL;
-  ck_assert_msg(!rt_decoder_new(rm, NULL, &d, err, sizeof err), "%s", err);
+  session ss = open_variant("edgelm_small");
+  ef_model *m = ss.m;
+  rt_decoder *d = ss.d;
   int src[2][6] = {{40, 50, 60, 70, 80, EF_EOS}, {9, 8, EF_EOS}};
   const int *sp[2] = {src[0], src[1]};
   int sl[2] = {6, 3};
@@ -161,20 +179,15 @@ START_TEST(greedy_follows_the_graph_argmax) {
     }
     ef_ctx_free(c);
   }
-  rt_decoder_free(d);
-  rt_model_free(rm);
-  ef_model_free(m);
+  close_session(&ss);
 }
 END_TEST
 
 /* Beam search invariants: nbest sorted, every hypothesis ends in </s>, respects min_len and
  * max_len, never contains pad, and no 2-gram repeats when blocked. */
 START_TEST(beam_constraints_hold) {
-  ef_model *m = load_variant("edgelm_small");
-  rt_model *rm = NULL;
-  ck_assert(!ef_model_to_runtime(m, &rm, err, sizeof err));
-  rt_decoder *d = NULL;
-  ck_assert(!rt_decoder_new(rm, NULL, &d, err, sizeof err));
+  session ss = open_variant("edgelm_small");
+  rt_decoder *d = ss.d;
   int src[3][8] = {{40, 50, 60, 70, 80, 90, 100, EF_EOS}, {9, 8, EF_EOS}, {200, EF_EOS}};
   const int *sp[3] = {src[0], src[1], src[2]};
   int sl[3] = {8, 3, 2};
@@ -222,19 +235,14 @@ START_TEST(beam_constraints_hold) {
   bl[0] = 2, bp[0] = src[2];
   ck_assert_int_eq(rt_generate(d, 1, bp, bl, &o, err, sizeof err), -1);
   ck_assert_msg(strstr(err, "nbest"), "%s", err);
-  rt_decoder_free(d);
-  rt_model_free(rm);
-  ef_model_free(m);
+  close_session(&ss);
 }
 END_TEST
 
 /* Sampling: reproducible for a seed, different across seeds, top-k 1 equals greedy. */
 START_TEST(sampling_is_seeded_and_topk1_is_greedy) {
-  ef_model *m = load_variant("edgelm_small");
-  rt_model *rm = NULL;
-  ck_assert(!ef_model_to_runtime(m, &rm, err, sizeof err));
-  rt_decoder *d = NULL;
-  ck_assert(!rt_decoder_new(rm, NULL, &d, err, sizeof err));
+  session ss = open_variant("edgelm_small");
+  rt_decoder *d = ss.d;
   int src[6] = {40, 50, 60, 70, 80, EF_EOS};
   const int *sp[1] = {src};
   int sl[1] = {6};
@@ -272,9 +280,7 @@ START_TEST(sampling_is_seeded_and_topk1_is_greedy) {
   ck_assert_msg(differs, "ten seeds gave the same sample");
   o.topp = 0.9f;
   ck_assert(!rt_generate(d, 1, sp, sl, &o, err, sizeof err));
-  rt_decoder_free(d);
-  rt_model_free(rm);
-  ef_model_free(m);
+  close_session(&ss);
 }
 END_TEST
 
@@ -282,11 +288,8 @@ END_TEST
  * with repeats, swaps, longer cycles, untouched rows and fewer new rows than old (finished
  * sentences leave the batch), every cache element checked against a copy-based gather. */
 START_TEST(cache_reorder_in_place_equals_a_gather) {
-  ef_model *m = load_variant("edgelm_small");
-  rt_model *rm = NULL;
-  ck_assert_msg(!ef_model_to_runtime(m, &rm, err, sizeof err), "%s", err);
-  rt_decoder *d = NULL;
-  ck_assert_msg(!rt_decoder_new(rm, NULL, &d, err, sizeof err), "%s", err);
+  session ss = open_variant("edgelm_small");
+  rt_decoder *d = ss.d;
   enum { ROWS = 12, STEPS = 5 };
   ck_assert_int_eq(rt_decoder_reserve(d, ROWS, STEPS), 0);
   size_t cs = (size_t)d->steps_cap * d->d, n = (size_t)d->L * 2 * ROWS * cs;
@@ -331,9 +334,7 @@ START_TEST(cache_reorder_in_place_equals_a_gather) {
       }
   }
   free(want);
-  rt_decoder_free(d);
-  rt_model_free(rm);
-  ef_model_free(m);
+  close_session(&ss);
 }
 END_TEST
 
