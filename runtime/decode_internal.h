@@ -9,6 +9,16 @@
 
 #define RT_MAX_HEAD_DIM 1024 /* d / heads; checked by rt_decoder_new */
 
+/* The decoder's own hot loops (attention, LayerNorm, softmax, candidate scans) are compiled for
+ * several x86 levels and picked when the program loads (GCC's target_clones): runtime/ is built
+ * without -march so that one binary runs on any x86-64 (the linear kernels dispatch by
+ * themselves, runtime/kernels.h). Elsewhere (aarch64, clang) they are compiled once. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RT_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RT_HOT
+#endif
+
 /* One growable float buffer. */
 typedef struct {
   float *p;

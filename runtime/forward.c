@@ -65,7 +65,8 @@ static void add_positions(const rt_decoder *d, float *x, int pos) {
 }
 
 /* x (n, D): y = LN(x + r) with weight w, bias b (eps 1e-5), written to x. */
-static void add_layernorm(float *x, const float *r, int n, int D, const float *w, const float *b) {
+RT_HOT static void add_layernorm(float *x, const float *r, int n, int D, const float *w,
+                                 const float *b) {
   for (int i = 0; i < n; i++) {
     float *xi = x + (size_t)i * D;
     const float *ri = r + (size_t)i * D;
@@ -82,7 +83,7 @@ static void add_layernorm(float *x, const float *r, int n, int D, const float *w
   }
 }
 
-static void activation(const rt_decoder *d, float *h, size_t n) {
+RT_HOT static void activation(const rt_decoder *d, float *h, size_t n) {
   if (d->m->cfg.activation == RT_ACT_GELU) {
     for (size_t i = 0; i < n; i++) h[i] = 0.5f * h[i] * (1.0f + erff(h[i] * (float)M_SQRT1_2));
   } else {
@@ -93,15 +94,29 @@ static void activation(const rt_decoder *d, float *h, size_t n) {
 /* One query row (already scaled) against P prefix keys/values (rows of pk/pv, stride ks) and
  * then nk keys/values (rows of kmat/vmat, stride ks), one softmax over all of them, weighted
  * sum of the values into out [dh]. score: scratch [P + nk]. */
-static void attend(const float *q, const float *pk, const float *pv, int P, const float *kmat,
-                   const float *vmat, size_t ks, int nk, int dh, float *score, float *out) {
-  float mx = -INFINITY;
-  for (int j = 0; j < P + nk; j++) {
-    const float *kj = j < P ? pk + (size_t)j * ks : kmat + (size_t)(j - P) * ks;
-    float s = 0.0f;
+static inline float dot(const float *a, const float *b, int n) {
+  float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int c = 0; c < dh; c++) s += q[c] * kj[c];
-    score[j] = s;
+  for (int c = 0; c < n; c++) s += a[c] * b[c];
+  return s;
+}
+
+static inline void axpy(float *y, float a, const float *x, int n) {
+#pragma omp simd
+  for (int c = 0; c < n; c++) y[c] += a * x[c];
+}
+
+static inline void attend(const float *q, const float *pk, const float *pv, int P,
+                          const float *kmat, const float *vmat, size_t ks, int nk, int dh,
+                          float *score, float *out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < P; j++) {
+    score[j] = dot(q, pk + (size_t)j * ks, dh);
+    if (score[j] > mx) mx = score[j];
+  }
+  for (int j = 0; j < nk; j++) {
+    float s = dot(q, kmat + (size_t)j * ks, dh);
+    score[P + j] = s;
     if (s > mx) mx = s;
   }
   float sum = 0.0f;
@@ -111,12 +126,8 @@ static void attend(const float *q, const float *pk, const float *pv, int P, cons
   }
   float inv = 1.0f / sum;
   for (int c = 0; c < dh; c++) out[c] = 0.0f;
-  for (int j = 0; j < P + nk; j++) {
-    const float *vj = j < P ? pv + (size_t)j * ks : vmat + (size_t)(j - P) * ks;
-    float p = score[j] * inv;
-#pragma omp simd
-    for (int c = 0; c < dh; c++) out[c] += p * vj[c];
-  }
+  for (int j = 0; j < P; j++) axpy(out, score[j] * inv, pv + (size_t)j * ks, dh);
+  for (int j = 0; j < nk; j++) axpy(out, score[P + j] * inv, vmat + (size_t)j * ks, dh);
 }
 
 /* Attention of many query rows, one head per work item (rt_kernels_parallel): the encoder
@@ -134,7 +145,7 @@ typedef struct {
   size_t sstride; /* floats of score scratch per head */
 } attn_job;
 
-static void attn_head(void *arg, int h) {
+RT_HOT static void attn_head(void *arg, int h) {
   const attn_job *j = arg;
   const rt_decoder *d = j->d;
   int D = d->d, dh = d->dh, o = h * dh;
@@ -297,6 +308,22 @@ int rt_decoder_reserve(rt_decoder *d, int R, int steps) {
   return rt_kernels_reserve(d->k, R, wide);
 }
 
+/* rows of x [R, V] <- log_softmax(x / temperature), as torch: (x - max) - log Σ exp(x - max) */
+RT_HOT static void log_softmax_rows(float *lg, int R, int V, float temperature) {
+  for (int r = 0; r < R; r++) {
+    float *x = lg + (size_t)r * V;
+    if (temperature != 1.0f)
+      for (int v = 0; v < V; v++) x[v] /= temperature;
+    float mx = -INFINITY;
+    for (int v = 0; v < V; v++)
+      if (x[v] > mx) mx = x[v];
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) sum += (double)expf(x[v] - mx);
+    float ls = (float)log(sum);
+    for (int v = 0; v < V; v++) x[v] = (x[v] - mx) - ls;
+  }
+}
+
 int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float temperature) {
   const rt_model *m = d->m;
   const rt_config *c = &m->cfg;
@@ -351,18 +378,7 @@ int rt_decoder_step(rt_decoder *d, int R, const int *tokens, int step, float tem
   /* tied output projection, then log-softmax of logits / temperature */
   float *lg = d->logits.p;
   if (rt_linear(d->k, y, R, E, NULL, lg)) return -1;
-  for (int r = 0; r < R; r++) {
-    float *x = lg + (size_t)r * V;
-    if (temperature != 1.0f)
-      for (int v = 0; v < V; v++) x[v] /= temperature;
-    float mx = -INFINITY;
-    for (int v = 0; v < V; v++)
-      if (x[v] > mx) mx = x[v];
-    double sum = 0.0;
-    for (int v = 0; v < V; v++) sum += exp((double)(x[v] - mx));
-    float ls = (float)log(sum);
-    for (int v = 0; v < V; v++) x[v] = (x[v] - mx) - ls;
-  }
+  log_softmax_rows(lg, R, V, temperature);
   return 0;
 }
 

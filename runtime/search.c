@@ -119,6 +119,20 @@ static inline void topk_push(cand *c, int *n, int k, float s, int tok, int beam)
   c[i] = (cand){s, tok, beam};
 }
 
+/* Push row[v] + pv for every v: most values lose to the current k-th best, so the scan first
+ * finds, 16 at a time, the blocks holding any value above it. */
+RT_HOT static void scan_row(const float *row, int V, float pv, int beam, cand *c, int *n, int k) {
+  int v = 0;
+  for (; v + 16 <= V; v += 16) {
+    float lim = *n == k ? c[k - 1].score : -INFINITY;
+    int any = *n < k;
+    for (int i = 0; i < 16; i++) any |= row[v + i] + pv > lim;
+    if (!any) continue;
+    for (int i = 0; i < 16; i++) topk_push(c, n, k, row[v + i] + pv, v + i, beam);
+  }
+  for (; v < V; v++) topk_push(c, n, k, row[v] + pv, v, beam);
+}
+
 /* xoshiro256** for sampling (seeded per call from opts.seed) */
 typedef struct { uint64_t s[4]; } rng;
 static uint64_t splitmix(uint64_t *x) {
@@ -192,7 +206,7 @@ static int sample_row(const float *lp, int V, const rt_search_opts *o, rng *r, p
 
 /* ---- log-prob adjustments (fairseq's order) ---------------------------------------------- */
 
-static void adjust_row(float *lp, int V, const rt_search_opts *o, int step, int max_len,
+RT_HOT static void adjust_row(float *lp, int V, const rt_search_opts *o, int step, int max_len,
                        const int *toks, int tlen) {
   for (int v = 0; v < V; v++)
     if (lp[v] != lp[v]) lp[v] = -INFINITY;
@@ -343,12 +357,8 @@ int rt_generate(rt_decoder *d, int n, const int *const *src, const int *src_len,
       if (!o->sampling) {
         int beams = step == 0 ? 1 : B;
         for (int b = 0; b < beams; b++) {
-          const float *row = lp + (size_t)(a * B + b) * V;
           float pv = step == 0 ? 0.0f : scores[(size_t)(a * B + b) * TL + step - 1];
-          for (int v = 0; v < V; v++) {
-            float s = step == 0 ? row[v] : row[v] + pv;
-            topk_push(cd, &cnt, cs, s, v, b);
-          }
+          scan_row(lp + (size_t)(a * B + b) * V, V, pv, b, cd, &cnt, cs);
         }
       } else {
         for (int b = 0; b < B; b++) {
