@@ -11,7 +11,7 @@
 set -euo pipefail
 [ $# -eq 4 ] || { echo "usage: $0 EDGEFORMER EDGEFORMER_RUN SOURCE_DIR WORK_DIR" >&2; exit 2; }
 bin=$1 run=$2 src=$3 w=$4
-INT8_BLEU_BOUND=2
+INT8_BLEU_BOUND=5 # int8 measured 1.5 below fp32 here; a broken int8 path scores ~0
 rm -rf "$w"
 mkdir -p "$w/text"
 fails=0
