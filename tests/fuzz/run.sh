@@ -33,14 +33,14 @@ mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts"
 
 if [ "$kind" = efm ]; then
   # The whole runtime (reader, tokenizer, kernels, decoder), one object per file, two at a
-  # time. kernels_x86.c is compiled without coverage (its SIMD paths are not what this target
+  # time. kernels_x86*.c are compiled without coverage (its SIMD paths are not what this target
   # explores, and clang needs minutes for it even so); no NEON file on x86.
   flags="-std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all -Wall -Wextra"
   flags="$flags -Wno-unused-parameter -I$root -pthread"
   mkdir -p "$work/obj"
   { ls "$root"/runtime/*.c | grep -v kernels_neon; echo "$root/tests/fuzz/fuzz_efm.c"; } |
     xargs -P 2 -I{} sh -c 'f={}; b=$(basename "$f" .c); case "$b" in
-        kernels_x86) s=address,undefined ;; *) s=fuzzer-no-link,address,undefined ;; esac
+        kernels_x86|kernels_x86_i8) s=address,undefined ;; *) s=fuzzer-no-link,address,undefined ;; esac
       clang '"$flags"' -fsanitize=$s -c "$f" -o "'"$work"'/obj/$b.o"'
   clang -fsanitize=fuzzer,address,undefined -pthread "$work"/obj/*.o -lm -o "$work/$target"
   cp "$root"/tests/fuzz/corpus_efm/* "$work/seeds/"
