@@ -29,7 +29,7 @@ fi
 "$bin" train configs/demo.ini "$@"
 ckpt=work/checkpoints/demo/checkpoint_best.h5
 echo "== test set: beam 5 with $ckpt (hypotheses in work/checkpoints/demo/generate-test.txt)"
-"$bin" generate "$ckpt" --gen-subset test --beam 5 --batch-size 64 \
+"$bin" generate "$ckpt" --gen-subset test --beam 5 --batch-size 64 --threads 2 \
   --results-path work/checkpoints/demo/generate-test.txt
 
 # 7. the device runtime: fp32 and int8 .efm against each other and against the checkpoint

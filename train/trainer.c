@@ -108,6 +108,7 @@ static double validate(trainer *t, int64_t epoch, double *nll_out, double *loss_
     g.max_sentences = t->o->eval_bleu_max_sentences;
     g.truncate_source = 1; /* the valid split was already checked against the model */
     g.quiet = 1;
+    g.threads = ef_num_threads(); /* the training threads (results do not depend on it) */
     ef_gen_result r;
     char msg[512];
     if (ef_generate_dataset(t->rt, &t->codec, &t->valid, &g, NULL, &r, msg, sizeof msg)) {
