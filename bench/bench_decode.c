@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_common.h"
 #include "model/edgeformer.h"
 #include "model/to_runtime.h"
 #include "runtime/decode.h"
@@ -23,31 +24,7 @@
 #define OUT_TOKENS 30
 #define MAX_SENT 256
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
-static int load_sources(int (*src)[SRC_TOKENS], int *len, int n) {
-  FILE *f = fopen(EF_SOURCE_DIR "/tests/fixtures/data/kjv-web.src", "r");
-  if (!f) return 0;
-  char line[4096];
-  int k = 0;
-  while (k < n && fgets(line, sizeof line, f)) {
-    size_t l = strcspn(line, "\n");
-    if (l < SRC_TOKENS - 1) continue;
-    for (int i = 0; i < SRC_TOKENS - 1; i++) src[k][i] = 4 + (unsigned char)line[i];
-    src[k][SRC_TOKENS - 1] = 2;
-    len[k++] = SRC_TOKENS;
-  }
-  fclose(f);
-  return k;
-}
 
 typedef struct {
   double median_ms, sent_per_s;
@@ -62,21 +39,21 @@ static result run(rt_decoder *d, int (*src)[SRC_TOKENS], int *len, int n, int be
   o.max_len_b = OUT_TOKENS;
   char err[256];
   double *t = malloc(sizeof(double) * (size_t)n);
-  double t_all = now();
+  double t_all = bench_now();
   int calls = 0;
   for (int i = 0; i < n; i += batch) {
     int nb = n - i < batch ? n - i : batch;
     const int *sp[MAX_SENT];
     for (int j = 0; j < nb; j++) sp[j] = src[i + j];
-    double t0 = now();
+    double t0 = bench_now();
     if (rt_generate(d, nb, sp, len + i, &o, err, sizeof err)) {
       fprintf(stderr, "error: %s\n", err);
       exit(1);
     }
-    t[calls++] = (now() - t0) * 1e3 / nb;
+    t[calls++] = (bench_now() - t0) * 1e3 / nb;
   }
-  t_all = now() - t_all;
-  qsort(t, (size_t)calls, sizeof *t, cmp_d);
+  t_all = bench_now() - t_all;
+  qsort(t, (size_t)calls, sizeof *t, bench_cmp_double);
   result r = {t[calls / 2], n / t_all};
   free(t);
   return r;
@@ -126,7 +103,7 @@ int main(int argc, char **argv) {
     return fprintf(stderr, "error: %s\n", err), 1;
   static int src[MAX_SENT][SRC_TOKENS];
   int len[MAX_SENT];
-  int got = load_sources(src, len, n);
+  int got = bench_kjv_sources(&src[0][0], SRC_TOKENS, len, n);
   if (got < n) return fprintf(stderr, "error: only %d source lines of >= %d bytes\n", got, SRC_TOKENS - 1), 1;
 
   char *peer_out = NULL;

@@ -28,6 +28,7 @@
 
 #include "data/dictionary.h"
 #include "export/efm_write.h"
+#include "bench/bench_common.h"
 #include "model/edgeformer.h"
 #include "model/to_runtime.h"
 #include "runtime/decode.h"
@@ -42,15 +43,6 @@
 #define SPM_FIXTURE EF_SOURCE_DIR "/tests/fixtures/spm/uni2k_nfkc.model"
 #define PEER_OUT_BYTES (1 << 16)
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 static void loadavg(char *out, size_t len) {
   FILE *f = fopen("/proc/loadavg", "r");
   out[0] = 0;
@@ -101,21 +93,6 @@ static ef_dict *make_dict(const void *spm_bytes, size_t spm_len, int v, char *er
   return d;
 }
 
-static int load_sources(int (*src)[SRC_TOKENS], int *len, int n) {
-  FILE *f = fopen(EF_SOURCE_DIR "/tests/fixtures/data/kjv-web.src", "r");
-  if (!f) return 0;
-  char line[4096];
-  int k = 0;
-  while (k < n && fgets(line, sizeof line, f)) {
-    size_t l = strcspn(line, "\n");
-    if (l < SRC_TOKENS - 1) continue;
-    for (int i = 0; i < SRC_TOKENS - 1; i++) src[k][i] = 4 + (unsigned char)line[i];
-    src[k][SRC_TOKENS - 1] = 2;
-    len[k++] = SRC_TOKENS;
-  }
-  fclose(f);
-  return k;
-}
 
 static double cpu_now(void) {
   struct timespec ts;
@@ -137,12 +114,12 @@ static double pass_median(rt_decoder *d, int (*src)[SRC_TOKENS], int *len, int n
   double t[MAX_SENT], c[MAX_SENT];
   for (int i = 0; i < n; i++) {
     const int *sp[1] = {src[i]};
-    double t0 = now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = cpu_now();
     if (rt_generate(d, 1, sp, len + i, &o, err, sizeof err)) {
       fprintf(stderr, "error: %s\n", err);
       exit(1);
     }
-    t[i] = (now() - t0) * 1e3;
+    t[i] = (bench_now() - t0) * 1e3;
     c[i] = (cpu_now() - c0) * 1e3;
     int c = 0;
     const rt_hypo *h = rt_decoder_hypos(d, 0, &c);
@@ -152,8 +129,8 @@ static double pass_median(rt_decoder *d, int (*src)[SRC_TOKENS], int *len, int n
       exit(1);
     }
   }
-  qsort(t, (size_t)n, sizeof *t, cmp_d);
-  qsort(c, (size_t)n, sizeof *c, cmp_d);
+  qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
+  qsort(c, (size_t)n, sizeof *c, bench_cmp_double);
   if (cpu) *cpu = c[n / 2];
   return t[n / 2];
 }
@@ -283,7 +260,7 @@ int main(int argc, char **argv) {
 
   static int src[MAX_SENT][SRC_TOKENS];
   int len[MAX_SENT];
-  int got = load_sources(src, len, n);
+  int got = bench_kjv_sources(&src[0][0], SRC_TOKENS, len, n);
   if (got < n) return fprintf(stderr, "error: only %d source lines\n", got), 1;
 
   /* the peers first, one after the other, so they never share the CPU with us */
