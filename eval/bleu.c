@@ -11,11 +11,34 @@
 #include "eval/buf.h"
 #include "eval/intern.h"
 #include "eval/ngram.h"
+#include "eval/ngram_any.h"
 #include "eval/tok13a.h"
+#include "eval/tok_intl.h"
 #include "eval/unicode.h"
 
 /* sacreBLEU's my_log(0): the floor used for zero precisions */
 #define BLEU_LOG_ZERO (-9999999999.0)
+#define BLEU_FLOOR_DEFAULT 0.1 /* BLEU.SMOOTH_DEFAULTS */
+#define BLEU_ADDK_DEFAULT 1.0
+
+static const char *const tok_names[] = {"13a", "none", "intl", "char", "zh"};
+static const char *const smooth_names[] = {"exp", "none", "floor", "add-k"};
+
+static int name_index(const char *const *names, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(names[i], name)) return i;
+  return -1;
+}
+
+int ef_bleu_tok_from_name(const char *name) { return name_index(tok_names, 5, name); }
+const char *ef_bleu_tok_name(int tok) { return tok >= 0 && tok < 5 ? tok_names[tok] : NULL; }
+int ef_bleu_smooth_from_name(const char *name) { return name_index(smooth_names, 4, name); }
+const char *ef_bleu_smooth_name(int m) { return m >= 0 && m < 4 ? smooth_names[m] : NULL; }
+
+static int max_order(const ef_bleu_opts *o) {
+  return o->max_ngram_order > 0 && o->max_ngram_order <= EF_BLEU_ORDER_CAP ? o->max_ngram_order
+                                                                           : EF_BLEU_MAX_ORDER;
+}
 
 typedef struct {
   ef_ngram *keys;
@@ -25,7 +48,7 @@ typedef struct {
 
 struct ef_bleu {
   ef_bleu_opts opts;
-  ef_intern vocab;
+  ef_intern vocab, long_ngrams; /* tokens; n-grams longer than ngram.h packs */
   ef_tok13a tok;
   ef_bytes lower, toks;
   ef_u32s hyp_ids, ref_ids;
@@ -48,6 +71,7 @@ static void list_free(ngram_list *l) {
 void ef_bleu_free(ef_bleu *b) {
   if (!b) return;
   ef_intern_free(&b->vocab);
+  ef_intern_free(&b->long_ngrams);
   ef_tok13a_free(&b->tok);
   ef_bytes_free(&b->lower);
   ef_bytes_free(&b->toks);
@@ -67,8 +91,25 @@ const char *ef_bleu_tokenize(ef_bleu *b, const char *s, size_t len) {
     len = b->lower.len;
   }
   len = ef_py_rstrip_len(s, len);
-  if (ef_tok13a_run(&b->tok, s, len, &b->toks)) return NULL;
-  return b->toks.p;
+  int rc;
+  switch (b->opts.tokenize) {
+  case EF_BLEU_TOK_NONE:
+    rc = ef_tok_split_join(s, len, &b->toks);
+    break;
+  case EF_BLEU_TOK_INTL:
+    rc = ef_tok_intl_run(&b->tok, s, len, &b->toks);
+    break;
+  case EF_BLEU_TOK_CHAR:
+    rc = ef_tok_char_run(&b->tok, s, len, &b->toks);
+    break;
+  case EF_BLEU_TOK_ZH:
+    rc = ef_tok_zh_run(&b->tok, s, len, &b->toks);
+    break;
+  default:
+    rc = ef_tok13a_run(&b->tok, s, len, &b->toks);
+    break;
+  }
+  return rc ? NULL : b->toks.p;
 }
 
 /* Tokenizes and interns s, appending the ids to ids. */
@@ -86,12 +127,13 @@ static int to_ids(ef_bleu *b, const char *s, size_t len, ef_u32s *ids) {
 }
 
 /* Counts the order-n n-grams of ids into l. */
-static int count_ngrams(ngram_list *l, const uint32_t *ids, size_t len, int n) {
+static int count_ngrams(ef_bleu *b, ngram_list *l, const uint32_t *ids, size_t len, int n) {
   size_t need = len + 1;
   if (ef_grow((void **)&l->keys, &l->cap_keys, need, sizeof *l->keys) ||
       ef_grow((void **)&l->counts, &l->cap_counts, need, sizeof *l->counts))
     return -1;
-  size_t m = ef_ngram_words(ids, len, n, l->keys);
+  size_t m = ef_ngram_any(ids, len, n, 0, &b->long_ngrams, l->keys);
+  if (m == (size_t)-1) return -1;
   l->n = ef_ngram_tally(l->keys, m, l->counts);
   return 0;
 }
@@ -121,12 +163,13 @@ int ef_bleu_segment(ef_bleu *b, const char *hyp, size_t hyp_len, const char *con
       best_len = rl;
   }
   out->ref_len = best_len;
-  for (int n = 1; n <= EF_BLEU_MAX_ORDER; n++) {
-    if (count_ngrams(&b->hyp, b->hyp_ids.p, b->hyp_ids.len, n)) goto oom;
+  int order = max_order(&b->opts);
+  for (int n = 1; n <= order; n++) {
+    if (count_ngrams(b, &b->hyp, b->hyp_ids.p, b->hyp_ids.len, n)) goto oom;
     if (ef_grow((void **)&b->ref_max, &b->cap_ref_max, b->hyp.n + 1, sizeof *b->ref_max)) goto oom;
     memset(b->ref_max, 0, (b->hyp.n + 1) * sizeof *b->ref_max);
     for (int r = 0; r < nrefs; r++) {
-      if (count_ngrams(&b->ref, b->ref_ids.p + off[r], off[r + 1] - off[r], n)) goto oom;
+      if (count_ngrams(b, &b->ref, b->ref_ids.p + off[r], off[r + 1] - off[r], n)) goto oom;
       for (size_t i = 0; i < b->hyp.n; i++) {
         uint32_t c = ef_ngram_lookup(b->ref.counts, b->ref.n, b->hyp.counts[i].key);
         if (c > b->ref_max[i]) b->ref_max[i] = c;
@@ -150,7 +193,7 @@ oom:
 void ef_bleu_stats_add(ef_bleu_stats *acc, const ef_bleu_stats *s) {
   acc->hyp_len += s->hyp_len;
   acc->ref_len += s->ref_len;
-  for (int n = 0; n < EF_BLEU_MAX_ORDER; n++) {
+  for (int n = 0; n < EF_BLEU_ORDER_CAP; n++) {
     acc->correct[n] += s->correct[n];
     acc->total[n] += s->total[n];
   }
@@ -158,27 +201,42 @@ void ef_bleu_stats_add(ef_bleu_stats *acc, const ef_bleu_stats *s) {
 
 static double my_log(double x) { return x == 0.0 ? BLEU_LOG_ZERO : log(x); }
 
-void ef_bleu_compute(const ef_bleu_stats *s, int effective_order, ef_bleu_score *out) {
+static double smooth_value(const ef_bleu_opts *o) {
+  if (o->has_smooth_value) return o->smooth_value;
+  return o->smooth_method == EF_BLEU_SMOOTH_FLOOR  ? BLEU_FLOOR_DEFAULT
+         : o->smooth_method == EF_BLEU_SMOOTH_ADDK ? BLEU_ADDK_DEFAULT
+                                                   : 0.0;
+}
+
+void ef_bleu_compute_opts(const ef_bleu_stats *s, const ef_bleu_opts *o, ef_bleu_score *out) {
   memset(out, 0, sizeof *out);
   out->stats = *s;
+  int order = max_order(o);
+  out->order = order;
   double bp = 1.0;
   if (s->hyp_len < s->ref_len)
     bp = s->hyp_len > 0 ? exp(1.0 - (double)s->ref_len / (double)s->hyp_len) : 0.0;
   out->bp = bp;
   out->ratio = s->ref_len ? (double)s->hyp_len / (double)s->ref_len : 0.0;
   int any = 0;
-  for (int n = 0; n < EF_BLEU_MAX_ORDER; n++) any |= s->correct[n] != 0;
-  if (!any) return; /* score 0, precisions 0 */
-  double smooth = 1.0;
-  int eff = EF_BLEU_MAX_ORDER;
-  for (int n = 1; n <= EF_BLEU_MAX_ORDER; n++) {
-    if (s->total[n - 1] == 0) break;
-    if (effective_order) eff = n;
-    if (s->correct[n - 1] == 0) {
-      smooth *= 2;
-      out->precisions[n - 1] = 100. / (smooth * (double)s->total[n - 1]);
+  for (int n = 0; n < order; n++) any |= s->correct[n] != 0;
+  if (!any) return; /* score 0, precisions 0 (#141) */
+  double sv = smooth_value(o), smooth = 1.0;
+  int eff = order;
+  for (int n = 1; n <= order; n++) {
+    double correct = (double)s->correct[n - 1], total = (double)s->total[n - 1];
+    if (o->smooth_method == EF_BLEU_SMOOTH_ADDK && n > 1) correct += sv, total += sv;
+    if (total == 0.0) break;
+    if (o->effective_order) eff = n;
+    if (correct == 0.0) {
+      if (o->smooth_method == EF_BLEU_SMOOTH_EXP) {
+        smooth *= 2;
+        out->precisions[n - 1] = 100. / (smooth * total);
+      } else if (o->smooth_method == EF_BLEU_SMOOTH_FLOOR) {
+        out->precisions[n - 1] = 100. * sv / total;
+      }
     } else {
-      out->precisions[n - 1] = 100. * (double)s->correct[n - 1] / (double)s->total[n - 1];
+      out->precisions[n - 1] = 100. * correct / total;
     }
   }
   double sum = 0.0;
@@ -186,16 +244,42 @@ void ef_bleu_compute(const ef_bleu_stats *s, int effective_order, ef_bleu_score 
   out->score = bp * exp(sum / eff);
 }
 
+void ef_bleu_compute(const ef_bleu_stats *s, int effective_order, ef_bleu_score *out) {
+  ef_bleu_opts o = {.effective_order = effective_order};
+  ef_bleu_compute_opts(s, &o, out);
+}
+
+void ef_bleu_format_width(const ef_bleu_score *s, int width, const char *sig, char *buf, size_t n) {
+  size_t k = 0;
+  int order = s->order > 0 ? s->order : EF_BLEU_MAX_ORDER;
+#define PUT(...)                                                                                   \
+  do {                                                                                             \
+    int w_ = snprintf(buf + k, k < n ? n - k : 0, __VA_ARGS__);                                    \
+    if (w_ > 0) k += (size_t)w_;                                                                   \
+  } while (0)
+  if (sig)
+    PUT("BLEU|%s = %.*f ", sig, width, s->score);
+  else
+    PUT("BLEU = %.*f ", width, s->score);
+  for (int i = 0; i < order; i++) PUT("%s%.1f", i ? "/" : "", s->precisions[i]);
+  PUT(" (BP = %.3f ratio = %.3f hyp_len = %lld ref_len = %lld)", s->bp, s->ratio,
+      (long long)s->stats.hyp_len, (long long)s->stats.ref_len);
+#undef PUT
+}
+
 void ef_bleu_format(const ef_bleu_score *s, char *buf, size_t n) {
-  snprintf(buf, n,
-           "BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld ref_len = "
-           "%lld)",
-           s->score, s->precisions[0], s->precisions[1], s->precisions[2], s->precisions[3], s->bp,
-           s->ratio, (long long)s->stats.hyp_len, (long long)s->stats.ref_len);
+  ef_bleu_format_width(s, 2, NULL, buf, n);
 }
 
 void ef_bleu_signature(const ef_bleu_opts *opts, int nrefs, char *buf, size_t n) {
-  snprintf(buf, n, "nrefs:%d|case:%s|eff:%s|tok:13a|smooth:exp|version:%s", nrefs,
+  char smooth[64];
+  const char *name = ef_bleu_smooth_name(opts->smooth_method);
+  if (opts->smooth_method == EF_BLEU_SMOOTH_FLOOR || opts->smooth_method == EF_BLEU_SMOOTH_ADDK)
+    snprintf(smooth, sizeof smooth, "%s[%.2f]", name, smooth_value(opts));
+  else
+    snprintf(smooth, sizeof smooth, "%s", name ? name : "exp");
+  const char *tok = ef_bleu_tok_name(opts->tokenize);
+  snprintf(buf, n, "nrefs:%d|case:%s|eff:%s|tok:%s|smooth:%s|version:%s", nrefs,
            opts->lowercase ? "lc" : "mixed", opts->effective_order ? "yes" : "no",
-           EF_SACREBLEU_VERSION);
+           tok ? tok : "13a", smooth, EF_SACREBLEU_VERSION);
 }

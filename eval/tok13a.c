@@ -88,39 +88,8 @@ static size_t split_digit_dash(const char *a, size_t n, char *b) {
   return k;
 }
 
-int ef_tok13a_run(ef_tok13a *t, const char *s, size_t len, ef_bytes *out) {
-  /* Regex 1 at most triples the padded line; regexes 2-4 each at most double it. */
-  size_t cap = (len * TOK13A_GROWTH + TOK13A_PAD) * TOK13A_LATER_GROWTH + 1;
-  if (ef_bytes_reserve(&t->a, cap) || ef_bytes_reserve(&t->b, cap)) return -1;
-  char *a = t->a.p, *b = t->b.p;
-  size_t n;
-  n = replace_all(s, len, "<skipped>", "", a);
-  n = replace_all(a, n, "-\n", "", b);
-  n = replace_all(b, n, "\n", " ", a);
-  if (memchr(a, '&', n)) {
-    n = replace_all(a, n, "&quot;", "\"", b);
-    n = replace_all(b, n, "&amp;", "&", a);
-    n = replace_all(a, n, "&lt;", "<", b);
-    n = replace_all(b, n, "&gt;", ">", a);
-  }
-  /* pad with spaces and apply regex 1 into b */
-  size_t k = 0;
-  b[k++] = ' ';
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)a[i];
-    if (is_punct13a(c)) {
-      b[k++] = ' ';
-      b[k++] = (char)c;
-      b[k++] = ' ';
-    } else {
-      b[k++] = (char)c;
-    }
-  }
-  b[k++] = ' ';
-  n = split_after_nondigit(b, k, a);
-  n = split_before_nondigit(a, n, b);
-  n = split_digit_dash(b, n, a);
-  /* ' '.join(line.split()) */
+/* ' '.join(a[0..n).split()) into out (Python whitespace). */
+static int split_join(const char *a, size_t n, ef_bytes *out) {
   out->len = 0;
   if (ef_bytes_reserve(out, n + 1)) return -1;
   for (size_t i = 0; i < n;) {
@@ -146,7 +115,65 @@ int ef_tok13a_run(ef_tok13a *t, const char *s, size_t len, ef_bytes *out) {
   return 0;
 }
 
+int ef_tok_split_join(const char *s, size_t len, ef_bytes *out) { return split_join(s, len, out); }
+
+/* TokenizerRegexp on s[0..len) (which may alias t->a): regex 1 into b, regexes 2-4, then
+ * split/join into out. */
+static int tokre(ef_tok13a *t, const char *s, size_t len, ef_bytes *out) {
+  char *a = t->a.p, *b = t->b.p;
+  size_t k = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (is_punct13a(c)) {
+      b[k++] = ' ';
+      b[k++] = (char)c;
+      b[k++] = ' ';
+    } else {
+      b[k++] = (char)c;
+    }
+  }
+  size_t n = split_after_nondigit(b, k, a);
+  n = split_before_nondigit(a, n, b);
+  n = split_digit_dash(b, n, a);
+  return split_join(a, n, out);
+}
+
+static int reserve(ef_tok13a *t, size_t len) {
+  /* Regex 1 at most triples the padded line; regexes 2-4 each at most double it. */
+  size_t cap = (len * TOK13A_GROWTH + TOK13A_PAD) * TOK13A_LATER_GROWTH + 1;
+  return ef_bytes_reserve(&t->a, cap) || ef_bytes_reserve(&t->b, cap) ? -1 : 0;
+}
+
+int ef_tokre_run(ef_tok13a *t, const char *s, size_t len, ef_bytes *out) {
+  if (reserve(t, len)) return -1;
+  return tokre(t, s, len, out);
+}
+
+int ef_tok13a_run(ef_tok13a *t, const char *s, size_t len, ef_bytes *out) {
+  if (reserve(t, len)) return -1;
+  char *a = t->a.p, *b = t->b.p;
+  size_t n;
+  n = replace_all(s, len, "<skipped>", "", a);
+  n = replace_all(a, n, "-\n", "", b);
+  n = replace_all(b, n, "\n", " ", a);
+  if (memchr(a, '&', n)) {
+    n = replace_all(a, n, "&quot;", "\"", b);
+    n = replace_all(b, n, "&amp;", "&", a);
+    n = replace_all(a, n, "&lt;", "<", b);
+    n = replace_all(b, n, "&gt;", ">", a);
+  }
+  /* f' {line} ' into b, then the regexes read it from there (they write a and b anew) */
+  memmove(b + 1, a, n);
+  b[0] = ' ';
+  b[n + 1] = ' ';
+  memcpy(a, b, n + 2);
+  return tokre(t, a, n + 2, out);
+}
+
 void ef_tok13a_free(ef_tok13a *t) {
   ef_bytes_free(&t->a);
   ef_bytes_free(&t->b);
+  ef_bytes_free(&t->c);
+  ef_u32s_free(&t->ua);
+  ef_u32s_free(&t->ub);
 }

@@ -9,7 +9,9 @@
 #include "eval/buf.h"
 
 typedef struct {
-  ef_bytes a, b; /* ping-pong scratch */
+  ef_bytes a, b;  /* ping-pong scratch */
+  ef_bytes c;     /* the zh tokenizer's spaced line (tok_intl.c) */
+  ef_u32s ua, ub; /* code-point scratch of the intl and zh tokenizers (tok_intl.c) */
 } ef_tok13a;
 
 /* Tokenizes s[0..len) (valid UTF-8; the caller has already lowercased and rstripped as
@@ -20,5 +22,10 @@ typedef struct {
  * split on Python whitespace and join with one space. */
 int ef_tok13a_run(ef_tok13a *t, const char *s, size_t len, ef_bytes *out);
 void ef_tok13a_free(ef_tok13a *t);
+/* sacreBLEU's TokenizerRegexp alone (tokenizer_re.py: the four regexes, no unescaping, no
+ * padding), as the zh tokenizer applies it after spacing CJK characters. */
+int ef_tokre_run(ef_tok13a *t, const char *s, size_t len, ef_bytes *out);
+/* ' '.join(s.split()) with Python's whitespace; out overwritten, NUL-terminated. */
+int ef_tok_split_join(const char *s, size_t len, ef_bytes *out);
 
 #endif
