@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "eval/bleu.h"
 #include "eval/chrf.h"
+#include "eval/gec.h"
 #include "eval/rouge.h"
 #include "eval/unicode.h"
 
@@ -21,7 +22,7 @@
 #define SCORE_MAX_FILE_BYTES ((size_t)1 << 32)
 #define SCORE_ROUGE_VERSION "0.1.2" /* the rouge-score release eval/rouge.c reproduces */
 
-enum metric { M_BLEU, M_CHRF, M_ROUGE };
+enum metric { M_BLEU, M_CHRF, M_ROUGE, M_GEC };
 
 typedef struct {
   const char *path;
@@ -32,8 +33,8 @@ typedef struct {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: edgeformer score [--metric bleu|chrf|rouge] --hyp FILE --ref FILE [--ref FILE2 "
-          "...]\n"
+          "usage: edgeformer score [--metric bleu|chrf|rouge|gec] [--src FILE] --hyp FILE\n"
+          "                        --ref FILE [--ref FILE2 ...]\n"
           "                        [--json] [--lowercase] [--no-stem] [--sent-sep STR]\n"
           "\n"
           "Scores line i of --hyp against line i of every --ref (all files must have the same\n"
@@ -41,6 +42,8 @@ static void usage(FILE *f) {
           "  --metric M     bleu (default): corpus BLEU as sacreBLEU %s (13a, exp smoothing)\n"
           "                 chrf: corpus chrF2 as sacreBLEU's CHRF()\n"
           "                 rouge: ROUGE-1/2/L/Lsum as rouge-score %s, mean over lines\n"
+          "                 gec: edit P/R/F0.5 against one --ref, edits taken from --src\n"
+          "  --src FILE     gec: the uncorrected source, one sentence per line\n"
           "  --hyp FILE     system output, one segment per line (UTF-8)\n"
           "  --ref FILE     reference, one segment per line; repeat for more references\n"
           "                 (up to %d)\n"
@@ -304,8 +307,31 @@ done:
   return rc;
 }
 
+/* GEC (eval/gec.h): edits of src->hyp against edits of src->ref, counted over the corpus. */
+static int run_gec(text_file *src, text_file *hyp, text_file *ref, int json) {
+  ef_gec_stats st = {0, 0, 0};
+  char err[SCORE_ERR_LEN];
+  for (size_t i = 0; i < hyp->n; i++)
+    if (ef_gec_segment(src->buf + src->start[i], src->len[i], hyp->buf + hyp->start[i], hyp->len[i],
+                       ref->buf + ref->start[i], ref->len[i], &st, err, sizeof err)) {
+      fprintf(stderr, "error: %s: line %zu: %s\n", hyp->path, i + 1, err);
+      return 1;
+    }
+  ef_gec_score s = ef_gec_compute(&st);
+  const char *sig = "tok:whitespace|align:levenshtein|merge:adjacent|beta:0.5";
+  if (!json)
+    printf("GEC P = %.2f R = %.2f F0.5 = %.2f (tp = %lld fp = %lld fn = %lld)\nsignature: %s\n",
+           100 * s.p, 100 * s.r, 100 * s.f05, (long long)st.tp, (long long)st.fp, (long long)st.fn,
+           sig);
+  else
+    printf("{\"name\": \"GEC\", \"precision\": %.17g, \"recall\": %.17g, \"f0.5\": %.17g, "
+           "\"tp\": %lld, \"fp\": %lld, \"fn\": %lld, \"signature\": \"%s\", \"lines\": %zu}\n",
+           s.p, s.r, s.f05, (long long)st.tp, (long long)st.fp, (long long)st.fn, sig, hyp->n);
+  return 0;
+}
+
 int cmd_score(int argc, char **argv) {
-  const char *hyp_path = NULL, *ref_paths[SCORE_MAX_REFS], *sep = NULL;
+  const char *hyp_path = NULL, *ref_paths[SCORE_MAX_REFS], *sep = NULL, *src_path = NULL;
   int nrefs = 0, json = 0, lowercase = 0, stem = 1;
   enum metric m = M_BLEU;
   for (int i = 1; i < argc; i++) {
@@ -328,10 +354,14 @@ int cmd_score(int argc, char **argv) {
         m = M_CHRF;
       else if (!strcmp(v, "rouge"))
         m = M_ROUGE;
+      else if (!strcmp(v, "gec"))
+        m = M_GEC;
       else {
-        fprintf(stderr, "error: --metric %s: expected bleu, chrf or rouge\n", v);
+        fprintf(stderr, "error: --metric %s: expected bleu, chrf, rouge or gec\n", v);
         return 2;
       }
+    } else if (!strcmp(a, "--src") && has_val) {
+      src_path = argv[++i];
     } else if (!strcmp(a, "--hyp") && has_val) {
       hyp_path = argv[++i];
     } else if (!strcmp(a, "--ref") && has_val) {
@@ -347,7 +377,7 @@ int cmd_score(int argc, char **argv) {
         return 2;
       }
     } else if (!has_val && (!strcmp(a, "--metric") || !strcmp(a, "--hyp") || !strcmp(a, "--ref") ||
-                            !strcmp(a, "--sent-sep"))) {
+                            !strcmp(a, "--sent-sep") || !strcmp(a, "--src"))) {
       fprintf(stderr, "error: %s needs a value (run `edgeformer score --help`)\n", a);
       return 2;
     } else {
@@ -368,7 +398,12 @@ int cmd_score(int argc, char **argv) {
     fprintf(stderr, "error: --no-stem and --sent-sep are for --metric rouge\n");
     return 2;
   }
-  text_file hyp, refs[SCORE_MAX_REFS];
+  if ((m == M_GEC) != (src_path != NULL) || (m == M_GEC && (nrefs != 1 || lowercase))) {
+    fprintf(stderr, "error: --metric gec needs --src FILE and exactly one --ref (and --src is "
+                    "only for gec)\n");
+    return 2;
+  }
+  text_file hyp, refs[SCORE_MAX_REFS], src = {0};
   int loaded = 0, rc = 1;
   if (text_load(&hyp, hyp_path)) {
     text_free(&hyp);
@@ -388,6 +423,16 @@ int cmd_score(int argc, char **argv) {
   }
   if (hyp.n == 0) {
     fprintf(stderr, "error: %s: no lines to score\n", hyp_path);
+    goto done;
+  }
+  if (m == M_GEC) {
+    int bad = text_load(&src, src_path);
+    if (!bad && src.n != hyp.n)
+      fprintf(stderr, "error: %s: %zu lines, but the hypothesis file %s has %zu\n", src_path, src.n,
+              hyp_path, hyp.n);
+    else if (!bad)
+      rc = run_gec(&src, &hyp, &refs[0], json);
+    text_free(&src);
     goto done;
   }
   if (m == M_BLEU)
