@@ -36,11 +36,12 @@ static void usage(FILE *f) {
           "usage: edgeformer score [--metric bleu|chrf|rouge|gec] [--src FILE] --hyp FILE\n"
           "                        --ref FILE [--ref FILE2 ...]\n"
           "                        [--json] [--lowercase] [--no-stem] [--sent-sep STR]\n"
+          "                        [--split-sentences] [sacreBLEU options below]\n"
           "\n"
           "Scores line i of --hyp against line i of every --ref (all files must have the same\n"
           "number of lines; empty lines are valid segments).\n"
-          "  --metric M     bleu (default): corpus BLEU as sacreBLEU %s (13a, exp smoothing)\n"
-          "                 chrf: corpus chrF2 as sacreBLEU's CHRF()\n"
+          "  --metric M     bleu (default): corpus BLEU as sacreBLEU %s\n"
+          "                 chrf: corpus chrF2 (chrF++ with --chrf-word-order 2) as its CHRF()\n"
           "                 rouge: ROUGE-1/2/L/Lsum as rouge-score %s, mean over lines\n"
           "                 gec: edit P/R/F0.5 against one --ref, edits taken from --src\n"
           "  --src FILE     gec: the uncorrected source, one sentence per line\n"
@@ -51,9 +52,27 @@ static void usage(FILE *f) {
           "  --lowercase    bleu/chrf: lowercase hypotheses and references first\n"
           "  --no-stem      rouge: do not apply the Porter stemmer (default: stem)\n"
           "  --sent-sep STR rouge: STR separates sentences for ROUGE-Lsum (like '<n>')\n"
+          "  --split-sentences rouge: split texts into sentences for ROUGE-Lsum with a\n"
+          "                 rule-based splitter (rouge-score's split_summaries, which uses NLTK)\n"
+          "sacreBLEU's options, same names and meanings (defaults in brackets):\n"
+          "  -tok, --tokenize T      bleu: none, 13a, intl, char or zh [13a]\n"
+          "  -s, --smooth-method M   bleu: exp, floor, add-k or none [exp]\n"
+          "  -sv, --smooth-value X   bleu: floor's value [0.1] or add-k's k [1]\n"
+          "  --max-ngram-order N     bleu: highest n-gram order, 1 to %d [4]\n"
+          "  --force                 bleu: no warning when hypotheses look tokenized\n"
+          "  --chrf-beta B           chrf: recall weight [2]\n"
+          "  -cc, --chrf-char-order N  chrf: character n-gram order [6]\n"
+          "  -cw, --chrf-word-order N  chrf: word n-gram order [0]; 2 = chrF++\n"
+          "  --chrf-whitespace       chrf: keep whitespace in character n-grams\n"
+          "  --chrf-eps-smoothing    chrf: epsilon smoothing (chrF++.py, NLTK, Moses) instead of\n"
+          "                          the effective order\n"
+          "  --chrf-lowercase        chrf: same as --lowercase\n"
+          "  -sl, --sentence-level   bleu/chrf: one score per line, as `sacrebleu -sl` (effective\n"
+          "                          order on for BLEU)\n"
+          "  -w, --width N           decimals of the score [2; sacreBLEU's command line: 1]\n"
           "  -h, --help     show this help\n"
           "See docs/metrics.md for the exact definitions.\n",
-          EF_SACREBLEU_VERSION, SCORE_ROUGE_VERSION, SCORE_MAX_REFS);
+          EF_SACREBLEU_VERSION, SCORE_ROUGE_VERSION, SCORE_MAX_REFS, EF_BLEU_ORDER_CAP);
 }
 
 static void text_free(text_file *t) {
@@ -147,22 +166,168 @@ static void json_str(const char *s) {
   putchar('"');
 }
 
-static int run_bleu(text_file *hyp, text_file *refs, int nrefs, int lowercase, int json) {
-  ef_bleu_opts o = {.lowercase = lowercase, .effective_order = 0};
+/* sacreBLEU's BLEU and chrF options (docs/metrics.md "Options"), with the same names. */
+typedef struct {
+  ef_bleu_opts bo;
+  ef_chrf_opts co;
+  int sentence; /* --sentence-level: one line per segment, as `sacrebleu -sl` */
+  int width;    /* --width: decimals of the score (default 2) */
+  int force;    /* --force: no warning about tokenized-looking hypotheses */
+  const char *bleu_flag, *chrf_flag; /* the first metric-specific option seen, for errors */
+} sb_opts;
+
+#define SB_MAX_WIDTH 30
+#define SB_TOKENIZED_WARN 100 /* sacreBLEU warns from 100 hypotheses ending in " ." */
+
+static void sb_defaults(sb_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->width = 2;
+}
+
+/* Integer option value in [lo, hi]; -1 (message printed) otherwise. */
+static int int_arg(const char *flag, const char *v, int lo, int hi, int *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || end == v || *end || x < lo || x > hi) {
+    fprintf(stderr, "error: %s %s: expected an integer from %d to %d\n", flag, v, lo, hi);
+    return -1;
+  }
+  *out = (int)x;
+  return 0;
+}
+
+static int is_flag(const char *a, const char *name, const char *alias) {
+  return !strcmp(a, name) || (alias && !strcmp(a, alias));
+}
+
+/* One sacreBLEU option at argv[*i]: 1 consumed (with its value), 0 not one of them, -1 error
+ * (printed; exit status 2). */
+static int sb_parse(int argc, char **argv, int *i, sb_opts *o) {
+  const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+  static const char *const valued[] = {
+      "--tokenize",        "-tok",        "--smooth-method",   "-s",  "--smooth-value",    "-sv",
+      "--max-ngram-order", "--chrf-beta", "--chrf-char-order", "-cc", "--chrf-word-order", "-cw",
+      "--width",           "-w"};
+  int needs = 0;
+  for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) needs |= !strcmp(a, valued[k]);
+  if (needs && !v) {
+    fprintf(stderr, "error: %s needs a value (run `edgeformer score --help`)\n", a);
+    return -1;
+  }
+  if (is_flag(a, "--sentence-level", "-sl")) {
+    o->sentence = 1;
+    return 1;
+  }
+  if (is_flag(a, "--force", NULL)) {
+    o->force = 1;
+    o->bleu_flag = o->bleu_flag ? o->bleu_flag : a;
+    return 1;
+  }
+  if (is_flag(a, "--width", "-w")) {
+    ++*i;
+    return int_arg(a, v, 0, SB_MAX_WIDTH, &o->width) ? -1 : 1;
+  }
+  if (is_flag(a, "--chrf-whitespace", NULL) || is_flag(a, "--chrf-eps-smoothing", NULL) ||
+      is_flag(a, "--chrf-lowercase", NULL)) {
+    if (!strcmp(a, "--chrf-whitespace"))
+      o->co.whitespace = 1;
+    else if (!strcmp(a, "--chrf-eps-smoothing"))
+      o->co.eps_smoothing = 1;
+    else
+      o->co.lowercase = 1;
+    o->chrf_flag = o->chrf_flag ? o->chrf_flag : a;
+    return 1;
+  }
+  int x;
+  if (is_flag(a, "--chrf-beta", NULL) || is_flag(a, "--chrf-char-order", "-cc") ||
+      is_flag(a, "--chrf-word-order", "-cw")) {
+    ++*i;
+    int beta = !strcmp(a, "--chrf-beta");
+    if (int_arg(a, v, 0, beta ? EF_CHRF_MAX_BETA : EF_CHRF_MAX_ORDERS, &x)) return -1;
+    if (beta)
+      o->co.beta = x, o->co.beta_zero = x == 0;
+    else if (!strcmp(a, "--chrf-word-order") || !strcmp(a, "-cw"))
+      o->co.word_order = x;
+    else
+      o->co.char_order = x, o->co.no_chars = x == 0;
+    o->chrf_flag = o->chrf_flag ? o->chrf_flag : a;
+    return 1;
+  }
+  if (is_flag(a, "--tokenize", "-tok")) {
+    ++*i;
+    if ((o->bo.tokenize = ef_bleu_tok_from_name(v)) < 0) {
+      fprintf(stderr, "error: %s %s: expected none, 13a, intl, char or zh\n", a, v);
+      return -1;
+    }
+  } else if (is_flag(a, "--smooth-method", "-s")) {
+    ++*i;
+    if ((o->bo.smooth_method = ef_bleu_smooth_from_name(v)) < 0) {
+      fprintf(stderr, "error: %s %s: expected exp, floor, add-k or none\n", a, v);
+      return -1;
+    }
+  } else if (is_flag(a, "--smooth-value", "-sv")) {
+    ++*i;
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0.0) || d > 1e9) {
+      fprintf(stderr, "error: %s %s: expected a number from 0 to 1e9\n", a, v);
+      return -1;
+    }
+    o->bo.smooth_value = d;
+    o->bo.has_smooth_value = 1;
+  } else if (is_flag(a, "--max-ngram-order", NULL)) {
+    ++*i;
+    if (int_arg(a, v, 1, EF_BLEU_ORDER_CAP, &o->bo.max_ngram_order)) return -1;
+  } else {
+    return 0;
+  }
+  o->bleu_flag = o->bleu_flag ? o->bleu_flag : a;
+  return 1;
+}
+
+/* The references of line i. */
+static void line_refs(text_file *refs, int nrefs, size_t i, const char **rs, size_t *rl) {
+  for (int r = 0; r < nrefs; r++) {
+    rs[r] = refs[r].buf + refs[r].start[i];
+    rl[r] = refs[r].len[i];
+  }
+}
+
+/* sacreBLEU's "That's 100 lines that end in a tokenized period ('.')" warning. */
+static void warn_tokenized(const text_file *hyp) {
+  size_t n = 0;
+  for (size_t i = 0; i < hyp->n; i++) {
+    const char *s = hyp->buf + hyp->start[i];
+    size_t l = ef_py_rstrip_len(s, hyp->len[i]);
+    n += l >= 2 && s[l - 2] == ' ' && s[l - 1] == '.';
+  }
+  if (n >= SB_TOKENIZED_WARN)
+    fprintf(stderr,
+            "warning: %s: %zu lines end in a tokenized period (' .'): it looks like you "
+            "forgot to detokenize, which may hurt your score (--force silences this)\n",
+            hyp->path, n);
+}
+
+static int run_bleu(text_file *hyp, text_file *refs, int nrefs, sb_opts *so, int json) {
+  ef_bleu_opts o = so->bo;
+  o.effective_order = so->sentence; /* sacreBLEU -sl turns effective order on */
   ef_bleu *b = ef_bleu_new(&o);
   if (!b) {
     fprintf(stderr, "error: out of memory\n");
     return 1;
   }
+  if (!so->force) warn_tokenized(hyp);
+  char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX];
+  ef_bleu_signature(&o, nrefs, sig, sizeof sig);
   ef_bleu_stats corpus = {0}, seg;
+  ef_bleu_score s;
   char err[SCORE_ERR_LEN];
   for (size_t i = 0; i < hyp->n; i++) {
     const char *rs[SCORE_MAX_REFS];
     size_t rl[SCORE_MAX_REFS];
-    for (int r = 0; r < nrefs; r++) {
-      rs[r] = refs[r].buf + refs[r].start[i];
-      rl[r] = refs[r].len[i];
-    }
+    line_refs(refs, nrefs, i, rs, rl);
     if (ef_bleu_segment(b, hyp->buf + hyp->start[i], hyp->len[i], rs, rl, nrefs, &seg, err,
                         sizeof err)) {
       fprintf(stderr, "error: %s: line %zu: %s\n", hyp->path, i + 1, err);
@@ -170,71 +335,103 @@ static int run_bleu(text_file *hyp, text_file *refs, int nrefs, int lowercase, i
       return 1;
     }
     ef_bleu_stats_add(&corpus, &seg);
+    if (!so->sentence) continue;
+    ef_bleu_compute_opts(&seg, &o, &s);
+    ef_bleu_format_width(&s, so->width, json ? NULL : sig, line, sizeof line);
+    if (!json) {
+      puts(line);
+      continue;
+    }
+    printf("{\"name\": \"BLEU\", \"score\": %.17g, \"line\": ", s.score);
+    json_str(line);
+    printf(", \"signature\": ");
+    json_str(sig);
+    printf("}\n");
   }
   ef_bleu_free(b);
-  ef_bleu_score s;
-  ef_bleu_compute(&corpus, 0, &s);
-  char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX];
-  ef_bleu_format(&s, line, sizeof line);
-  ef_bleu_signature(&o, nrefs, sig, sizeof sig);
+  if (so->sentence) return 0;
+  ef_bleu_compute_opts(&corpus, &o, &s);
+  ef_bleu_format_width(&s, so->width, NULL, line, sizeof line);
   if (!json) {
     printf("%s\nsignature: %s\n", line, sig);
     return 0;
   }
+  int order = s.order;
   printf("{\"name\": \"BLEU\", \"score\": %.17g, \"line\": ", s.score);
   json_str(line);
   printf(", \"signature\": ");
   json_str(sig);
-  printf(", \"precisions\": [%.17g, %.17g, %.17g, %.17g], \"bp\": %.17g, \"ratio\": %.17g, "
-         "\"hyp_len\": %lld, \"ref_len\": %lld, \"counts\": [%lld, %lld, %lld, %lld], "
-         "\"totals\": [%lld, %lld, %lld, %lld], \"nrefs\": %d, \"lines\": %zu}\n",
-         s.precisions[0], s.precisions[1], s.precisions[2], s.precisions[3], s.bp, s.ratio,
-         (long long)corpus.hyp_len, (long long)corpus.ref_len, (long long)corpus.correct[0],
-         (long long)corpus.correct[1], (long long)corpus.correct[2], (long long)corpus.correct[3],
-         (long long)corpus.total[0], (long long)corpus.total[1], (long long)corpus.total[2],
-         (long long)corpus.total[3], nrefs, hyp->n);
+  printf(", \"precisions\": [");
+  for (int n = 0; n < order; n++) printf("%s%.17g", n ? ", " : "", s.precisions[n]);
+  printf("], \"bp\": %.17g, \"ratio\": %.17g, \"hyp_len\": %lld, \"ref_len\": %lld, \"counts\": [",
+         s.bp, s.ratio, (long long)corpus.hyp_len, (long long)corpus.ref_len);
+  for (int n = 0; n < order; n++) printf("%s%lld", n ? ", " : "", (long long)corpus.correct[n]);
+  printf("], \"totals\": [");
+  for (int n = 0; n < order; n++) printf("%s%lld", n ? ", " : "", (long long)corpus.total[n]);
+  printf("], \"nrefs\": %d, \"lines\": %zu}\n", nrefs, hyp->n);
   return 0;
 }
 
-static int run_chrf(text_file *hyp, text_file *refs, int nrefs, int lowercase, int json) {
-  ef_chrf_opts o = {.lowercase = lowercase};
+static int run_chrf(text_file *hyp, text_file *refs, int nrefs, sb_opts *so, int json) {
+  ef_chrf_opts o = so->co;
   ef_chrf *c = ef_chrf_new(&o);
   if (!c) {
     fprintf(stderr, "error: out of memory\n");
     return 1;
   }
-  ef_chrf_stats corpus = {{0}}, seg;
+  char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX], name[EF_BLEU_LINE_MAX];
+  ef_chrf_signature(&o, nrefs, sig, sizeof sig);
+  ef_chrf_format_opts(0.0, &o, 0, NULL, name, sizeof name);
+  *strchr(name, ' ') = 0; /* "chrF2++" */
+  ef_chrf_stats corpus, seg;
+  memset(&corpus, 0, sizeof corpus);
   char err[SCORE_ERR_LEN];
   for (size_t i = 0; i < hyp->n; i++) {
     const char *rs[SCORE_MAX_REFS];
     size_t rl[SCORE_MAX_REFS];
-    for (int r = 0; r < nrefs; r++) {
-      rs[r] = refs[r].buf + refs[r].start[i];
-      rl[r] = refs[r].len[i];
-    }
-    if (ef_chrf_segment(c, hyp->buf + hyp->start[i], hyp->len[i], rs, rl, nrefs, &seg, err,
+    line_refs(refs, nrefs, i, rs, rl);
+    /* the sacrebleu command line rstrips every line it reads (matters with --chrf-whitespace) */
+    for (int r = 0; r < nrefs; r++) rl[r] = ef_py_rstrip_len(rs[r], rl[r]);
+    const char *h = hyp->buf + hyp->start[i];
+    if (ef_chrf_segment(c, h, ef_py_rstrip_len(h, hyp->len[i]), rs, rl, nrefs, &seg, err,
                         sizeof err)) {
       fprintf(stderr, "error: %s: line %zu: %s\n", hyp->path, i + 1, err);
       ef_chrf_free(c);
       return 1;
     }
     ef_chrf_stats_add(&corpus, &seg);
+    if (!so->sentence) continue;
+    double score = ef_chrf_compute_opts(&seg, &o);
+    ef_chrf_format_opts(score, &o, so->width, json ? NULL : sig, line, sizeof line);
+    if (!json) {
+      puts(line);
+      continue;
+    }
+    printf("{\"name\": ");
+    json_str(name);
+    printf(", \"score\": %.17g, \"line\": ", score);
+    json_str(line);
+    printf(", \"signature\": ");
+    json_str(sig);
+    printf("}\n");
   }
   ef_chrf_free(c);
-  double score = ef_chrf_compute(&corpus);
-  char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX];
-  ef_chrf_format(score, line, sizeof line);
-  ef_chrf_signature(&o, nrefs, sig, sizeof sig);
+  if (so->sentence) return 0;
+  double score = ef_chrf_compute_opts(&corpus, &o);
+  ef_chrf_format_opts(score, &o, so->width, NULL, line, sizeof line);
   if (!json) {
     printf("%s\nsignature: %s\n", line, sig);
     return 0;
   }
-  printf("{\"name\": \"chrF2\", \"score\": %.17g, \"line\": ", score);
+  printf("{\"name\": ");
+  json_str(name);
+  printf(", \"score\": %.17g, \"line\": ", score);
   json_str(line);
   printf(", \"signature\": ");
   json_str(sig);
   printf(", \"stats\": [");
-  for (int k = 0; k < EF_CHRF_NSTATS; k++) printf("%s%lld", k ? ", " : "", (long long)corpus.v[k]);
+  for (int k = 0; k < ef_chrf_nstats(&o); k++)
+    printf("%s%lld", k ? ", " : "", (long long)corpus.v[k]);
   printf("], \"nrefs\": %d, \"lines\": %zu}\n", nrefs, hyp->n);
   return 0;
 }
@@ -334,9 +531,14 @@ int cmd_score(int argc, char **argv) {
   const char *hyp_path = NULL, *ref_paths[SCORE_MAX_REFS], *sep = NULL, *src_path = NULL;
   int nrefs = 0, json = 0, lowercase = 0, stem = 1;
   enum metric m = M_BLEU;
+  sb_opts so;
+  sb_defaults(&so);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     int has_val = i + 1 < argc;
+    int sb = sb_parse(argc, argv, &i, &so);
+    if (sb < 0) return 2;
+    if (sb) continue;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       return 0;
@@ -398,6 +600,26 @@ int cmd_score(int argc, char **argv) {
     fprintf(stderr, "error: --no-stem and --sent-sep are for --metric rouge\n");
     return 2;
   }
+  if (m != M_BLEU && so.bleu_flag) {
+    fprintf(stderr, "error: %s is a BLEU option (--metric bleu)\n", so.bleu_flag);
+    return 2;
+  }
+  if (m != M_CHRF && so.chrf_flag) {
+    fprintf(stderr, "error: %s is a chrF option (--metric chrf)\n", so.chrf_flag);
+    return 2;
+  }
+  if (so.sentence && m != M_BLEU && m != M_CHRF) {
+    fprintf(stderr, "error: --sentence-level is for --metric bleu and chrf\n");
+    return 2;
+  }
+  so.bo.lowercase = lowercase;
+  so.co.lowercase |= lowercase;
+  if (ef_chrf_char_order(&so.co) + so.co.word_order < 1 ||
+      ef_chrf_char_order(&so.co) + so.co.word_order > EF_CHRF_MAX_ORDERS) {
+    fprintf(stderr, "error: --chrf-char-order + --chrf-word-order must be 1 to %d\n",
+            EF_CHRF_MAX_ORDERS);
+    return 2;
+  }
   if ((m == M_GEC) != (src_path != NULL) || (m == M_GEC && (nrefs != 1 || lowercase))) {
     fprintf(stderr, "error: --metric gec needs --src FILE and exactly one --ref (and --src is "
                     "only for gec)\n");
@@ -436,9 +658,9 @@ int cmd_score(int argc, char **argv) {
     goto done;
   }
   if (m == M_BLEU)
-    rc = run_bleu(&hyp, refs, nrefs, lowercase, json);
+    rc = run_bleu(&hyp, refs, nrefs, &so, json);
   else if (m == M_CHRF)
-    rc = run_chrf(&hyp, refs, nrefs, lowercase, json);
+    rc = run_chrf(&hyp, refs, nrefs, &so, json);
   else
     rc = run_rouge(&hyp, refs, nrefs, stem, sep, json);
 done:
