@@ -29,7 +29,6 @@ WORK = os.path.join(ROOT, "work", "experiments")
 SCHEMA = 1
 BUILD_COMMIT = ""
 SPM_VOCAB = 2000  # SentencePiece vocabulary of every task, as scripts/main.sh
-SPM_VOCAB_FIXTURE = 300
 
 
 def die(msg):
@@ -113,14 +112,17 @@ def load_table(path):
 
 # ---- data -----------------------------------------------------------------------------
 
-def prepare_task(task, edgeformer):
+def prepare_task(task, edgeformer, work_dir):
     """Builds work/data/TASK (data/scripts/build.sh) and work/bin/TASK (edgeformer prepare with
-    a SentencePiece vocabulary), returns (bin dir, text dir, text checksum)."""
+    a SentencePiece vocabulary), returns (bin dir, text dir, text checksum). A task
+    fixture-NAME is made from tests/fixtures/data/NAME.{src,tgt} under work_dir instead."""
     text = os.path.join(ROOT, "work", "data", task)
     binary = os.path.join(ROOT, "work", "bin", task)
+    fixture_spm = os.path.join(ROOT, "tests", "fixtures", "spm", "uni2k_nfkc.model")
     if task.startswith("fixture-"):  # tests: a tiny task from tests/fixtures/data
         name = task[len("fixture-"):]
-        text = os.path.join(ROOT, "work", "data", task)
+        text = os.path.join(work_dir, "data", task)
+        binary = os.path.join(work_dir, "bin", task)
         fx = os.path.join(ROOT, "tests", "fixtures", "data", name)
         os.makedirs(text, exist_ok=True)
         for side in ("src", "tgt"):
@@ -137,9 +139,13 @@ def prepare_task(task, edgeformer):
         cmd = [edgeformer, "prepare", "--trainpref", text + "/train", "--validpref",
                text + "/valid", "--testpref", text + "/test", "--joined-dictionary",
                "--destdir", binary]
-        cmd[2:2] = ["--spm-train", str(SPM_VOCAB_FIXTURE if task.startswith("fixture-")
-                                       else SPM_VOCAB)]
+        if task.startswith("fixture-"):
+            cmd[2:2] = ["--spm", fixture_spm]
+        else:
+            cmd[2:2] = ["--spm-train", str(SPM_VOCAB)]
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        if task.startswith("fixture-"):
+            shutil.copyfile(fixture_spm, os.path.join(binary, "spm.model"))
     sums = {}
     for split in ("train", "valid", "test"):
         for side in ("src", "tgt"):
@@ -422,7 +428,7 @@ def cmd_run(a):
                     print(" ".join(train_cmd(edgeformer, table, row, "work/bin/" + task, seed,
                                              a.threads, "SAVE_DIR")))
             continue
-        data = prepare_task(task, edgeformer)
+        data = prepare_task(task, edgeformer, a.work)
         for row in rows:
             for seed in seeds:
                 run_one(edgeformer, table, row, task, seed, a.threads, a.results, a.work, data)
@@ -438,7 +444,7 @@ def cmd_check(a):
     row = res["row"]
     table = {"recipe": key["recipe"], "decode": key["decode"]}
     n = res["check"]["updates"]
-    task_bin, _, data_sha = prepare_task(key["task"], edgeformer)
+    task_bin, _, data_sha = prepare_task(key["task"], edgeformer, a.work)
     if data_sha != key["data_sha256"]:
         die("%s: the data of %s differ from the recorded run" % (a.result, key["task"]))
     with open(os.path.join(ROOT, key["config"]), "rb") as f:
