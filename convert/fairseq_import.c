@@ -4,6 +4,7 @@
  * the checkpoint states differently. */
 #include "convert/fairseq_import.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "model/edgeformer.h"
 #include "runtime/spm.h"
 #include "train/checkpoint.h"
+#include "train/checkpoint_blob.h"
 
 #define FI_CONFIG_TEXT_BYTES 8192
 #define FI_SHAPE_TEXT_BYTES 96
@@ -73,6 +75,41 @@ static int read_key(ef_pt *pt, const ef_pt_val *model, const char *file, const c
   return ef_pt_tensor_read_f32(pt, v, out, want->numel, key, err, errlen);
 }
 
+/* The whole file (at most max bytes), malloc'd: what is checked is what gets embedded. */
+static int slurp_file(const char *path, size_t max, char **buf, size_t *len, char *err,
+                      size_t errlen) {
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return fi_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 0;
+  for (;;) {
+    if (*len == cap) {
+      size_t nc = cap ? cap * 2 : 65536;
+      char *q = cap <= max ? realloc(*buf, nc + 1) : NULL;
+      if (!q) {
+        fclose(f);
+        free(*buf);
+        *buf = NULL;
+        return fi_err(err, errlen, "%s: larger than %zu bytes (or out of memory)", path, max);
+      }
+      *buf = q;
+      cap = nc;
+    }
+    size_t got = fread(*buf + *len, 1, cap - *len, f);
+    *len += got;
+    if (!got) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad || *len > max) {
+    free(*buf);
+    *buf = NULL;
+    return fi_err(err, errlen, "%s: %s", path, bad ? "cannot read" : "too large");
+  }
+  return 0;
+}
+
 int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err, size_t errlen) {
   ef_import_report local;
   if (!rep) rep = &local;
@@ -84,6 +121,8 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
   rt_spm *spm = NULL;
   ef_model *m = NULL;
   float *scratch = NULL;
+  char *dict_bytes = NULL, *spm_bytes = NULL;
+  size_t dict_len = 0, spm_len = 0;
   int rc = -1;
   if (!o->checkpoint || !o->dict)
     return fi_err(err, errlen, "import needs a checkpoint and a dictionary");
@@ -120,7 +159,9 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
            file);
     goto done;
   }
-  if (ef_dict_load(o->dict, &dict, err, errlen)) goto done;
+  if (slurp_file(o->dict, EF_DICT_MAX_FILE_BYTES, &dict_bytes, &dict_len, err, errlen) ||
+      ef_dict_load_memory(dict_bytes, dict_len, o->dict, &dict, err, errlen))
+    goto done;
   if (ef_dict_size(dict) != emb.shape[0]) {
     fi_err(err, errlen,
            "%s: the dictionary has %d symbols (4 specials + %d lines) but the "
@@ -138,7 +179,9 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
     if (x >= 0 && x < 0.99) rep->cfg.label_smoothing = (float)x;
   }
   if (o->spm) {
-    if (rt_spm_load(o->spm, &spm, err, errlen)) goto done;
+    if (slurp_file(o->spm, RT_SPM_MAX_MODEL_BYTES, &spm_bytes, &spm_len, err, errlen) ||
+        rt_spm_load_memory(spm_bytes, spm_len, o->spm, &spm, err, errlen))
+      goto done;
     int64_t missing = 0;
     for (int id = EF_DICT_NSPECIAL; id < ef_dict_size(dict); id++) {
       const char *sym = ef_dict_symbol(dict, id);
@@ -250,8 +293,12 @@ int ef_fairseq_import(const ef_import_opts *o, ef_import_report *rep, char *err,
     ef_train_state st;
     ef_ckpt_state_init(&st, 1);
     snprintf(st.optimizer, sizeof st.optimizer, "adam");
+    /* the dictionary (one vocabulary: source and target) and the SentencePiece model go into
+     * the checkpoint, so that translate / generate / export need nothing else */
+    ef_ckpt_blob blobs[2] = {{EF_CKPT_BLOB_SRC_DICT, dict_bytes, dict_len},
+                             {EF_CKPT_BLOB_SPM, spm_bytes, spm_len}};
     if (ef_params_alloc_states(p, EF_CKPT_N_MOMENTS, err, errlen) ||
-        ef_ckpt_save(o->output, p, text, &st, 1, err, errlen))
+        ef_ckpt_save_blobs(o->output, p, text, &st, 1, blobs, spm_bytes ? 2 : 1, err, errlen))
       goto done;
     if (o->log) fprintf(o->log, "import: wrote %s\n", o->output);
   }
@@ -261,6 +308,8 @@ done:
   ef_model_free(m);
   rt_spm_free(spm);
   ef_dict_free(dict);
+  free(dict_bytes);
+  free(spm_bytes);
   ef_pt_close(pt);
   return rc;
 }

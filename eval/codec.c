@@ -18,6 +18,24 @@ int ef_codec_open(ef_codec *c, const char *spm_path, const char *src_dict, const
   return 0;
 }
 
+static int load_dict(const ef_codec_src *s, ef_dict **d, char *err, size_t errlen) {
+  return s->data ? ef_dict_load_memory(s->data, s->len, s->name, d, err, errlen)
+                 : ef_dict_load(s->name, d, err, errlen);
+}
+
+int ef_codec_open_src(ef_codec *c, const ef_codec_src *spm, const ef_codec_src *src_dict,
+                      const ef_codec_src *tgt_dict, char *err, size_t errlen) {
+  memset(c, 0, sizeof *c);
+  int bad = spm->data ? rt_spm_load_memory(spm->data, spm->len, spm->name, &c->spm, err, errlen)
+                      : rt_spm_load(spm->name, &c->spm, err, errlen);
+  if (bad || load_dict(src_dict, &c->dict[0], err, errlen) ||
+      load_dict(tgt_dict, &c->dict[1], err, errlen)) {
+    ef_codec_close(c);
+    return -1;
+  }
+  return 0;
+}
+
 void ef_codec_close(ef_codec *c) {
   rt_spm_free(c->spm);
   ef_dict_free(c->dict[0]);

@@ -34,6 +34,15 @@ typedef struct {
 
 int ef_codec_open(ef_codec *c, const char *spm_path, const char *src_dict, const char *tgt_dict,
                   char *err, size_t errlen);
+/* One input of ef_codec_open_src: a file (data NULL) or bytes already in memory (a tokenizer
+ * embedded in a checkpoint); name is what messages call it. */
+typedef struct {
+  const char *name;
+  const void *data;
+  size_t len;
+} ef_codec_src;
+int ef_codec_open_src(ef_codec *c, const ef_codec_src *spm, const ef_codec_src *src_dict,
+                      const ef_codec_src *tgt_dict, char *err, size_t errlen);
 void ef_codec_close(ef_codec *c);
 void ef_codec_buf_free(ef_codec_buf *b);
 
@@ -42,10 +51,10 @@ void ef_codec_buf_free(ef_codec_buf *b);
  * from the dictionary (mapped to <unk>). */
 int ef_codec_encode(const ef_codec *c, const char *text, size_t len, ef_codec_buf *b, int *n_unk,
                     char *err, size_t errlen);
-/* Decode ids of a side (0 = source, 1 = target dictionary) (a trailing `</s>` and any special symbol are dropped; <unk> becomes
- * SentencePiece's unknown surface) to text in b->text (NUL-terminated). Returns the byte
- * length or -1. b->pieces receives the space-joined dictionary symbols (the string before
- * SentencePiece decoding). */
+/* Decode ids of a side (0 = source, 1 = target dictionary) (a trailing `</s>` and any special
+ * symbol are dropped; <unk> becomes SentencePiece's unknown surface) to text in b->text
+ * (NUL-terminated). Returns the byte length or -1. b->pieces receives the space-joined dictionary
+ * symbols (the string before SentencePiece decoding). */
 int ef_codec_decode(const ef_codec *c, int side, const int32_t *ids, int n, ef_codec_buf *b,
                     char *err, size_t errlen);
 

@@ -15,6 +15,7 @@
 #include "model/edgeformer.h"
 #include "model/to_runtime.h"
 #include "runtime/spm.h"
+#include "train/checkpoint_blob.h"
 #include "train/checkpoint.h"
 #include "train/options.h"
 
@@ -91,8 +92,8 @@ int ef_export_checkpoint(const ef_export_opts *o, ef_export_result *res, char *e
   rt_model *rt = NULL;
   ef_dict *dict = NULL;
   rt_spm *spm = NULL;
-  void *spm_bytes = NULL;
-  size_t spm_len = 0;
+  void *spm_bytes = NULL, *dict_bytes = NULL;
+  size_t spm_len = 0, dict_len = 0;
   int rc = -1;
   if (!to) return set_err(err, errlen, "out of memory");
   ef_model_config_default(&mcfg);
@@ -107,17 +108,41 @@ int ef_export_checkpoint(const ef_export_opts *o, ef_export_result *res, char *e
   }
   char dict_name[64]; /* the source side's dictionary (one vocabulary: embeddings are tied) */
   snprintf(dict_name, sizeof dict_name, "dict.%s.txt", to->source_lang);
-  if (resolve(o->dict, to->data, dict_name, "--dict", res->dict, sizeof res->dict, err, errlen))
+  /* not given: the tokenizer embedded in the checkpoint (`import` writes one), else the data
+   * folder's files */
+  int dict_in = 0, spm_in = 0;
+  if (!o->dict) {
+    dict_in = ef_ckpt_read_blob(o->checkpoint, EF_CKPT_BLOB_SRC_DICT, &dict_bytes, &dict_len, err,
+                                errlen);
+    if (dict_in < 0) goto done;
+    dict_in = dict_in == 0;
+  }
+  if (!o->spm) {
+    spm_in = ef_ckpt_read_blob(o->checkpoint, EF_CKPT_BLOB_SPM, &spm_bytes, &spm_len, err, errlen);
+    if (spm_in < 0) goto done;
+    spm_in = spm_in == 0;
+  }
+  if (dict_in)
+    snprintf(res->dict, sizeof res->dict, "%s:/%s/%s", o->checkpoint, EF_CKPT_BLOB_GROUP,
+             EF_CKPT_BLOB_SRC_DICT);
+  else if (resolve(o->dict, to->data, dict_name, "--dict", res->dict, sizeof res->dict, err,
+                   errlen))
     goto done;
-  if (resolve(o->spm, to->data, "spm.model", "--spm", res->spm, sizeof res->spm, err, errlen))
+  if (spm_in)
+    snprintf(res->spm, sizeof res->spm, "%s:/%s/%s", o->checkpoint, EF_CKPT_BLOB_GROUP,
+             EF_CKPT_BLOB_SPM);
+  else if (resolve(o->spm, to->data, "spm.model", "--spm", res->spm, sizeof res->spm, err, errlen))
     goto done;
-  if (same_file(o->out, o->checkpoint) || same_file(o->out, res->dict) ||
-      same_file(o->out, res->spm)) {
+  if (same_file(o->out, o->checkpoint) || (!dict_in && same_file(o->out, res->dict)) ||
+      (!spm_in && same_file(o->out, res->spm))) {
     set_err(err, errlen, "%s: the output would replace one of the inputs", o->out);
     goto done;
   }
-  if (ef_dict_load(res->dict, &dict, err, errlen)) goto done;
-  if (read_file(res->spm, RT_SPM_MAX_MODEL_BYTES, &spm_bytes, &spm_len, err, errlen)) goto done;
+  if (dict_in ? ef_dict_load_memory(dict_bytes, dict_len, res->dict, &dict, err, errlen)
+              : ef_dict_load(res->dict, &dict, err, errlen))
+    goto done;
+  if (!spm_in && read_file(res->spm, RT_SPM_MAX_MODEL_BYTES, &spm_bytes, &spm_len, err, errlen))
+    goto done;
   if (rt_spm_load_memory(spm_bytes, spm_len, res->spm, &spm, err, errlen)) goto done;
   if (ef_dict_size(dict) != mcfg.vocab_size) {
     set_err(err, errlen,
@@ -149,6 +174,7 @@ done:
   ef_model_free(model);
   rt_spm_free(spm);
   free(spm_bytes);
+  free(dict_bytes);
   ef_dict_free(dict);
   free(ini);
   free(to);

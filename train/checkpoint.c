@@ -15,6 +15,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "train/checkpoint_blob.h"
 #include "train/checkpoint_internal.h"
 #include "train/durable.h"
 #include "train/h5util.h"
@@ -173,11 +174,11 @@ static int write_config(hid_t f, const char *text) {
 }
 
 static int write_contents(hid_t f, const ef_params *p, const char *config, const ef_train_state *st,
-                          int with_optimizer) {
+                          int with_optimizer, const ef_ckpt_blob *blobs, int nblobs) {
   if (ef_h5_write_str_attr(f, "format", EF_CKPT_FORMAT) ||
       ef_h5_write_i64_attr(f, "version", EF_CKPT_VERSION) || write_config(f, config) ||
       write_state(f, st, with_optimizer ? st->optimizer : "") || write_aliases(f, p) ||
-      write_group(f, "params", p, ef_params_data(rw(p))))
+      write_group(f, "params", p, ef_params_data(rw(p))) || ef_ckpt_write_blobs(f, blobs, nblobs))
     return 1;
   if (!with_optimizer) return 0;
   hid_t g = create_group(f, "optimizer");
@@ -301,9 +302,10 @@ static size_t image_length(const unsigned char *b, size_t alloc) {
  * full disk is met by our own write() (a clean error), never by a failing H5Fclose, which in
  * HDF5 1.10 leaves a half-closed file that crashes the library's exit handler. */
 static void *build_image(const ef_params *p, const char *config, const ef_train_state *st,
-                         int with_optimizer, size_t *size) {
+                         int with_optimizer, const ef_ckpt_blob *blobs, int nblobs, size_t *size) {
   size_t floats = (size_t)ef_params_flat_len(p) * (with_optimizer ? 1 + EF_CKPT_N_MOMENTS : 1);
   size_t increment = floats * sizeof(float) + strlen(config) + EF_CKPT_IMAGE_SLACK;
+  for (int i = 0; i < nblobs; i++) increment += blobs[i].len;
   image_grab g = {NULL, 0};
   H5FD_file_image_callbacks_t cb = {
       grab_malloc, grab_memcpy, grab_realloc, grab_free, grab_udata_copy, grab_udata_free, &g};
@@ -317,7 +319,7 @@ static void *build_image(const ef_params *p, const char *config, const ef_train_
     f = H5Fcreate("checkpoint-in-memory.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (fapl >= 0) H5Pclose(fapl);
   if (f < 0) return NULL;
-  int bad = write_contents(f, p, config, st, with_optimizer);
+  int bad = write_contents(f, p, config, st, with_optimizer, blobs, nblobs);
   bad |= H5Fclose(f) < 0; /* in memory: cannot fail for lack of space */
   *size = g.kept && !bad ? image_length(g.kept, g.alloc) : 0;
   if (!*size) {
@@ -329,13 +331,29 @@ static void *build_image(const ef_params *p, const char *config, const ef_train_
 
 int ef_ckpt_save(const char *path, const ef_params *p, const char *config_ini_text,
                  const ef_train_state *st, int with_optimizer, char *err, size_t errlen) {
+  return ef_ckpt_save_blobs(path, p, config_ini_text, st, with_optimizer, NULL, 0, err, errlen);
+}
+
+int ef_ckpt_save_blobs(const char *path, const ef_params *p, const char *config_ini_text,
+                       const ef_train_state *st, int with_optimizer, const ef_ckpt_blob *blobs,
+                       int nblobs, char *err, size_t errlen) {
   const char *config = config_ini_text ? config_ini_text : "";
   if (check_save_args(path, p, config, st, with_optimizer, err, errlen) ||
       check_finite(path, p, with_optimizer, err, errlen))
     return 1;
+  if (nblobs < 0 || nblobs > EF_CKPT_MAX_BLOBS) {
+    ef_ckpt_err(err, errlen, "%s: %d embedded files (at most %d)", path, nblobs, EF_CKPT_MAX_BLOBS);
+    return 1;
+  }
+  for (int i = 0; i < nblobs; i++)
+    if (!blobs[i].name[0] || strchr(blobs[i].name, '/') || blobs[i].len > EF_CKPT_MAX_BLOB_BYTES) {
+      ef_ckpt_err(err, errlen, "%s: embedded file '%s': bad name or over %zu bytes", path,
+                  blobs[i].name, EF_CKPT_MAX_BLOB_BYTES);
+      return 1;
+    }
   ef_h5_quiet q = ef_h5_quiet_begin();
   size_t size = 0;
-  void *image = build_image(p, config, st, with_optimizer, &size);
+  void *image = build_image(p, config, st, with_optimizer, blobs, nblobs, &size);
   ef_h5_quiet_end(q);
   if (!image) {
     ef_ckpt_err(err, errlen,
