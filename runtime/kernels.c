@@ -1,6 +1,6 @@
 /* runtime/kernels.c: the linear layers' dispatch (which ISA path runs), the context (scratch for
  * quantised activations, a small persistent thread pool), the portable C paths and the
- * quantiser. The vector paths live in kernels_x86.c and kernels_neon.c.
+ * quantiser. The vector paths live in kernels_x86.c, kernels_neon.c and kernels_wasm.c.
  *
  * Must never depend on anything but libc, libm and pthreads, and must never allocate in
  * rt_linear once the scratch is large enough. docs/kernels.md describes the design.
@@ -239,12 +239,15 @@ static int isa_supported(rt_isa isa) {
 #ifdef RT_HAVE_NEON
   if (isa == RT_ISA_NEON) return 1;
 #endif
+#ifdef RT_HAVE_WASM_SIMD
+  if (isa == RT_ISA_SIMD128) return 1;
+#endif
   return 0;
 }
 
 /* isa, or the best supported ISA below it */
 static rt_isa isa_clamp(rt_isa isa) {
-  if ((int)isa < 0 || (int)isa > (int)RT_ISA_NEON) isa = RT_ISA_NEON;
+  if ((int)isa < 0 || (int)isa > (int)RT_ISA_SIMD128) isa = RT_ISA_SIMD128;
   while (isa != RT_ISA_PORTABLE && !isa_supported(isa)) isa = (rt_isa)((int)isa - 1);
   return isa;
 }
@@ -261,15 +264,17 @@ const char *rt_isa_name(rt_isa isa) {
     return "avx512vnni";
   case RT_ISA_NEON:
     return "neon";
+  case RT_ISA_SIMD128:
+    return "simd128";
   }
   return "unknown";
 }
 
 rt_isa rt_isa_detect(void) {
-  rt_isa best = isa_clamp(RT_ISA_NEON);
+  rt_isa best = isa_clamp(RT_ISA_SIMD128);
   const char *env = getenv("EF_RUNTIME_ISA");
   if (env && *env) {
-    for (int i = RT_ISA_PORTABLE; i <= RT_ISA_NEON; i++)
+    for (int i = RT_ISA_PORTABLE; i <= RT_ISA_SIMD128; i++)
       if (!strcmp(env, rt_isa_name((rt_isa)i))) return isa_clamp((rt_isa)i);
   }
   return best;
@@ -301,6 +306,11 @@ rt_kernels *rt_kernels_new(rt_isa isa) {
 #ifdef RT_HAVE_NEON
   case RT_ISA_NEON:
     k->f32 = rt_f32_neon, k->i8 = rt_i8_neon, k->quant = rt_quant_neon;
+    break;
+#endif
+#ifdef RT_HAVE_WASM_SIMD
+  case RT_ISA_SIMD128:
+    k->f32 = rt_f32_simd128, k->i8 = rt_i8_simd128, k->quant = rt_quant_simd128;
     break;
 #endif
   default:

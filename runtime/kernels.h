@@ -1,5 +1,6 @@
 /* runtime/kernels.h: the runtime's compute kernels (fp32 and int8 linear layers) with run-time
- * CPU dispatch: AVX-512 (+VNNI), AVX2 (+AVX-VNNI), NEON (aarch64) and portable C. Depends on
+ * CPU dispatch: AVX-512 (+VNNI), AVX2 (+AVX-VNNI), NEON (aarch64), WebAssembly SIMD128 and
+ * portable C. Depends on
  * libc, libm and pthreads (the optional worker threads). docs/kernels.md is the design.
  *
  * A linear layer is y[M,N] = x[M,K] · Wᵀ + b with W an rt_mat [N,K] (runtime/model.h), fp32 or
@@ -29,12 +30,13 @@ typedef enum {
   RT_ISA_AVX512 = 2,      /* AVX-512F/BW/VL, no VNNI */
   RT_ISA_AVX512_VNNI = 3, /* + AVX512_VNNI */
   RT_ISA_NEON = 4,        /* aarch64 (NEON with SDOT when available) */
+  RT_ISA_SIMD128 = 5,     /* WebAssembly SIMD128 (a module built with -msimd128) */
 } rt_isa;
 
 typedef struct rt_kernels rt_kernels;
 
 /* The best ISA this CPU supports, capped by the environment variable EF_RUNTIME_ISA
- * (portable|avx2|avx512|avx512vnni|neon) when set (tests use it to run every path; another
+ * (portable|avx2|avx512|avx512vnni|neon|simd128) when set (tests use it to run every path; another
  * value is ignored). */
 rt_isa rt_isa_detect(void);
 const char *rt_isa_name(rt_isa isa);

@@ -149,4 +149,15 @@ void rt_i8_neon(const int8_t *xq, size_t ldq, const float *xs, int M, int K, con
                 int n1);
 #endif
 
+#if defined(__wasm_simd128__)
+#define RT_HAVE_WASM_SIMD 1
+/* kernels_wasm.c: fp32 with rt_f32_portable's exact arithmetic, int8, the quantiser */
+void rt_quant_simd128(const float *x, int K, int8_t *q, size_t ld, float *scale);
+void rt_f32_simd128(const float *x, int M, int K, const float *W, const float *b, float *y, int N,
+                    int n0, int n1);
+void rt_i8_simd128(const int8_t *xq, size_t ldq, const float *xs, int M, int K, const int8_t *Wq,
+                   const float *ws, const int32_t *rowsum, const float *b, float *y, int N, int n0,
+                   int n1);
+#endif
+
 #endif

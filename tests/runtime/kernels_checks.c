@@ -212,6 +212,9 @@ static int kc_i8_exact_body(rt_isa isa) {
 }
 
 static int kc_threads_identical_body(rt_isa isa) {
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+  return 0; /* the WebAssembly modules are built without threads (scripts/build_wasm.sh) */
+#endif
   rt_kernels *k1 = ctx_for(isa), *k2 = ctx_for(isa);
   if (!k1 || !k2) {
     rt_kernels_free(k1), rt_kernels_free(k2);
