@@ -11,6 +11,7 @@ typedef struct ef_command {
   int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } ef_command;
 
+int cmd_average(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
@@ -23,6 +24,8 @@ int cmd_train(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 
 #define EF_COMMANDS                                                                    \
+  {"average", "average the parameters of several checkpoints (fairseq average_checkpoints)", \
+   cmd_average},                                                                       \
   {"demo", "fit a small Transformer block with the autograd engine, print the loss",    \
    cmd_demo},                                                                          \
   {"export", "write a checkpoint as an .efm device model (int8 or fp32, tokenizer inside)",   \
