@@ -14,6 +14,7 @@
 #include "eval/chrf.h"
 #include "eval/gec.h"
 #include "eval/rouge.h"
+#include "eval/sentsplit.h"
 #include "eval/unicode.h"
 
 #define SCORE_MAX_REFS 16
@@ -138,6 +139,9 @@ static int text_load(text_file *t, const char *path) {
   }
   return 0;
 }
+
+/* --split-sentences: `sep` points here instead of at a separator string. */
+static const char SPLIT_RULES[] = "";
 
 /* Replaces every occurrence of sep in s[0..len) by '\n' into out; returns the new length. */
 static size_t replace_sep(const char *s, size_t len, const char *sep, char *out) {
@@ -453,16 +457,19 @@ static int run_rouge(text_file *hyp, text_file *refs, int nrefs, int stem, const
       rs[k] = refs[k].buf + refs[k].start[i];
       rl[k] = refs[k].len[i];
     }
-    if (sep) { /* sentence separators become newlines, as people do before rouge-score */
+    if (sep) { /* sentence separators (or the splitter's boundaries) become newlines */
       for (int k = 0; k <= nrefs; k++) {
         size_t n = k < nrefs ? rl[k] : hl;
         free(scratch[k]);
         scratch[k] = malloc(n + 1);
         if (!scratch[k]) goto oom;
+        const char *in = k < nrefs ? rs[k] : h;
+        size_t out = sep == SPLIT_RULES ? ef_split_sentences(in, n, scratch[k])
+                                        : replace_sep(in, n, sep, scratch[k]);
         if (k < nrefs)
-          rl[k] = replace_sep(rs[k], n, sep, scratch[k]), rs[k] = scratch[k];
+          rl[k] = out, rs[k] = scratch[k];
         else
-          hl = replace_sep(h, n, sep, scratch[k]), h = scratch[k];
+          hl = out, h = scratch[k];
       }
     }
     ef_rouge_score s;
@@ -479,7 +486,11 @@ static int run_rouge(text_file *hyp, text_file *refs, int nrefs, int stem, const
   double n = hyp->n ? (double)hyp->n : 1.0;
   char sig[EF_BLEU_LINE_MAX];
   snprintf(sig, sizeof sig, "nrefs:%d|stem:%s|split:%s|agg:mean|version:rouge-score-%s", nrefs,
-           stem ? "yes" : "no", sep ? "sep" : "newline", SCORE_ROUGE_VERSION);
+           stem ? "yes" : "no",
+           sep == SPLIT_RULES ? "rules"
+           : sep              ? "sep"
+                              : "newline",
+           SCORE_ROUGE_VERSION);
   if (!json) {
     for (int t = 0; t < EF_ROUGE_NTYPES; t++)
       printf("%-9s P = %.2f R = %.2f F = %.2f\n", ef_rouge_type_name(t), 100 * sum[t][0] / n,
@@ -572,7 +583,17 @@ int cmd_score(int argc, char **argv) {
         return 2;
       }
       ref_paths[nrefs++] = argv[++i];
+    } else if (!strcmp(a, "--split-sentences")) {
+      if (sep && sep != SPLIT_RULES) {
+        fprintf(stderr, "error: --split-sentences and --sent-sep exclude each other\n");
+        return 2;
+      }
+      sep = SPLIT_RULES;
     } else if (!strcmp(a, "--sent-sep") && has_val) {
+      if (sep == SPLIT_RULES) {
+        fprintf(stderr, "error: --split-sentences and --sent-sep exclude each other\n");
+        return 2;
+      }
       sep = argv[++i];
       if (!*sep) {
         fprintf(stderr, "error: --sent-sep needs a non-empty string\n");
@@ -597,7 +618,7 @@ int cmd_score(int argc, char **argv) {
     return 2;
   }
   if (m != M_ROUGE && (!stem || sep)) {
-    fprintf(stderr, "error: --no-stem and --sent-sep are for --metric rouge\n");
+    fprintf(stderr, "error: --no-stem, --sent-sep and --split-sentences are for --metric rouge\n");
     return 2;
   }
   if (m != M_BLEU && so.bleu_flag) {

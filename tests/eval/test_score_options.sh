@@ -76,4 +76,18 @@ err=$("$E" score --hyp "$T/tok" --ref "$T/tok" --width 2>&1)
   echo "FAIL --width without value: '$err'"
   fail=1
 }
+# ROUGE-Lsum with the rule-based sentence splitter: two sentences in swapped order
+printf 'The cat sat on the mat. The dog ran away.\n' >"$T/h"
+printf 'The dog ran away. The cat sat on the mat.\n' >"$T/r"
+out=$("$E" score --metric rouge --split-sentences --hyp "$T/h" --ref "$T/r")
+[ "$(echo "$out" | sed -n 3p)" = "rougeL    P = 60.00 R = 60.00 F = 60.00" ] &&
+  [ "$(echo "$out" | sed -n 4p)" = "rougeLsum P = 100.00 R = 100.00 F = 100.00" ] &&
+  [ "$(echo "$out" | sed -n 5p)" = "signature: nrefs:1|stem:yes|split:rules|agg:mean|version:rouge-score-0.1.2" ] ||
+  { echo "FAIL --split-sentences: $out"; fail=1; }
+out=$("$E" score --metric rouge --hyp "$T/h" --ref "$T/r" | sed -n 4p)
+[ "$out" = "rougeLsum P = 60.00 R = 60.00 F = 60.00" ] || { echo "FAIL no split: $out"; fail=1; }
+usage_err "error: --split-sentences and --sent-sep exclude each other" --metric rouge \
+  --sent-sep '<n>' --split-sentences
+usage_err "error: --no-stem, --sent-sep and --split-sentences are for --metric rouge" \
+  --split-sentences
 exit $fail
