@@ -109,6 +109,7 @@ def add_stats(cid, correct, total, sys_len, ref_len, kw, expected, eps):
     s = BLEU.compute_bleu(list(correct), list(total), sys_len, ref_len, **kw)
     nums = [str(sys_len), str(ref_len)] + [str(c) for c in correct] + [str(t) for t in total]
     o = bleu_opts({k: v for k, v in kw.items()})
+    o.setdefault("smooth", "none")  # compute_bleu's own default (BLEU() defaults to exp)
     o["order"] = len(correct)
     cases.append((cid, "bleu", "stats", opts_str(o), nums, [], s.score, s.format(width=2), "",
                   expected, eps))
