@@ -337,6 +337,14 @@ def render(tables, plots_dir, out_path):
                  "parameters without embeddings (M)", name, series, "%.2f", "%.1f")
         md.append("![%s against parameters on %s](%s/%s)\n" % (name, task, rel_plots, fname))
     md.append("## Claims at mini scale\n")
+    for task in sorted(quality):
+        key, name = PRIMARY.get(task, ("bleu", "BLEU"))
+        best = max((q[2][4] for q in quality[task] if q[2] is not None), default=None)
+        if best is not None and best < 1.0:
+            md.append("On %s no run scores %s 1.00 or more (best %.2f) at this budget, so the test "
+                      "metric cannot rank the designs there: every verdict on it is a tie. The "
+                      "validation loss, which still separates the rows, is the usable signal, "
+                      "and the last column judges the claims on it.\n" % (task, name, best))
     md.append("| table | task | claim | test metric | valid loss |")
     md.append("|---|---|---|---|---|")
     for t, task, text, v, lv in summary:
