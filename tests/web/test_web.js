@@ -10,7 +10,7 @@
  *
  * CONFIG: {site, chromium, profile, lines: [...], screenshot?: PATH, results?: PATH,
  *          cases: [{label, model, kernels: "portable"|"simd", beam, maxLenB, expected: [...]}],
- *          bad: [{file, expected}]}
+ *          bad: [{file, expected | expectedPrefix}]}
  */
 "use strict";
 const fs = require("fs");
@@ -153,8 +153,11 @@ function browserRss(profile) {
       const state = await page.getAttribute("body", "data-state");
       const msg = (await page.textContent("#error")).trim();
       const visible = await page.isVisible("#error");
-      const ok = state === "load-error" && visible && msg === b.expected;
-      if (!ok) fail(`bad file ${name}: page shows "${msg}" (state ${state}), edgeformer-run says "${b.expected}"`);
+      /* expectedPrefix: for a file too short to hold a header the two loaders word the rest of
+       * the line differently (file: its size limits; memory: the header size) */
+      const same = b.expected !== undefined ? msg === b.expected : msg.startsWith(b.expectedPrefix) && !msg.includes("\n");
+      const ok = state === "load-error" && visible && same;
+      if (!ok) fail(`bad file ${name}: page shows "${msg}" (state ${state}), edgeformer-run says "${b.expected || b.expectedPrefix + "..."}"`);
       else console.log(`ok   bad file ${name}: the page shows the loader's line "${msg}"`);
       results.bad.push({ file: name, shown: msg, ok });
       if (cfg.screenshotError && b === cfg.bad[0]) await page.screenshot({ path: cfg.screenshotError });
