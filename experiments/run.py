@@ -81,6 +81,7 @@ def load_table(path):
             "seeds": [int(s) for s in split_words(t["seeds"])],
             "recipe": [[k, v] for k, v in cp["recipe"].items()],
             "decode": {k: v for k, v in cp["decode"].items()},
+            "decode_task": {},
             "rows": [],
             "claims": [],
         }
@@ -94,6 +95,8 @@ def load_table(path):
                     "set": parse_set(r.get("set", "")),
                     "group": r.get("group", ""),
                 })
+            elif sec.startswith("decode "):  # per-task changes to [decode]
+                table["decode_task"][sec[7:].strip()] = {k: v for k, v in cp[sec].items()}
             elif sec.startswith("claim "):
                 c = cp[sec]
                 table["claims"].append({
@@ -187,7 +190,7 @@ def run_key(table, row, task, seed, data_sha):
         "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
         "set": row["set"],
         "recipe": table["recipe"],
-        "decode": table["decode"],
+        "decode": decode_of(table, task),
         "task": task,
         "seed": seed,
         "data_sha256": data_sha,
@@ -244,8 +247,14 @@ def recipe_get(table, key, default=None):
     return default
 
 
+def decode_of(table, task):
+    d = dict(table["decode"])
+    d.update(table.get("decode_task", {}).get(task, {}))
+    return d
+
+
 def evaluate(edgeformer, table, task, task_bin, text, save_dir, threads):
-    d = table["decode"]
+    d = decode_of(table, task)
     out = os.path.join(save_dir, "generate-test.txt")
     cmd = [edgeformer, "generate", os.path.join(save_dir, "checkpoint_best.h5"), "--data",
            task_bin, "--gen-subset", "test", "--batch-size", "64", "--threads", str(threads),
@@ -409,7 +418,7 @@ def run_one(edgeformer, table, row, task, seed, threads, results_dir, work_dir, 
 
 def table_meta(table):
     return {k: table[k] for k in ("id", "title", "scale", "about", "tasks", "seeds", "recipe",
-                                  "decode", "claims")} | {
+                                  "decode", "decode_task", "claims")} | {
         "row_order": [r["id"] for r in table["rows"]]}
 
 
@@ -442,7 +451,7 @@ def cmd_check(a):
     edgeformer = os.path.abspath(os.path.join(a.bin, "edgeformer"))
     key = res["run"]
     row = res["row"]
-    table = {"recipe": key["recipe"], "decode": key["decode"]}
+    table = {"recipe": key["recipe"], "decode": key["decode"], "decode_task": {}}
     n = res["check"]["updates"]
     task_bin, _, data_sha = prepare_task(key["task"], edgeformer, a.work)
     if data_sha != key["data_sha256"]:
