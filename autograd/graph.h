@@ -15,6 +15,7 @@
 
 #define EF_NODE_MAX_IN 6
 #define EF_NODE_MAX_SAVED 4
+#define EF_BF16_CACHE 4
 
 typedef struct ef_node ef_node;
 typedef void (*ef_backward_fn)(ef_node *n);
@@ -37,6 +38,13 @@ struct ef_ctx {
   ef_node *nodes;
   int n_nodes, max_nodes;
   int training, grad_enabled;
+  int bf16; /* products in bf16 (ef_ctx_set_bf16) */
+  struct {
+    const float *src;
+    int64_t n;
+    uint16_t *dst;
+  } bf16_cache[EF_BF16_CACHE]; /* this step's last activation conversions (op_linear.c) */
+  int bf16_cache_next;
   uint64_t seed, step, rng_calls; /* dropout: rng_calls counts dropout ops in this step */
   char err[EF_ERR_LEN];
 };
@@ -58,7 +66,6 @@ ef_node *ef_record(ef_ctx *ctx, const char *op, ef_backward_fn bw, ef_tensor *ou
                    ef_tensor *const *in, int n);
 
 /* Output tensor for an op: arena tensor with a zeroed grad when any input needs one. */
-ef_tensor *ef_op_output(ef_ctx *ctx, int ndim, const int64_t *shape, ef_tensor *const *in,
-                        int n);
+ef_tensor *ef_op_output(ef_ctx *ctx, int ndim, const int64_t *shape, ef_tensor *const *in, int n);
 
 #endif

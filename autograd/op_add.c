@@ -11,7 +11,10 @@ typedef struct {
 // a (n), b (n) -> y (n)
 static void add_forward(void *p, int64_t i0, int64_t i1, int tid) {
   add_args *s = p;
-  for (int64_t i = i0; i < i1; i++) s->y[i] = s->a[i] + s->b[i];
+  float *restrict y = s->y;
+  const float *restrict a = s->a, *restrict b = s->b;
+#pragma omp simd
+  for (int64_t i = i0; i < i1; i++) y[i] = a[i] + b[i];
 }
 
 typedef struct {
@@ -21,10 +24,14 @@ typedef struct {
 
 static void add_backward_body(void *p, int64_t i0, int64_t i1, int tid) {
   add_bw_args *s = p;
-  if (s->da)
-    for (int64_t i = i0; i < i1; i++) s->da[i] += s->dy[i];
-  if (s->db)
-    for (int64_t i = i0; i < i1; i++) s->db[i] += s->dy[i];
+  const float *restrict dy = s->dy;
+  /* one buffer at a time: da and db may be the same buffer (a + a) */
+  for (int k = 0; k < 2; k++) {
+    float *restrict d = k ? s->db : s->da;
+    if (!d) continue;
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) d[i] += dy[i];
+  }
 }
 
 static void add_backward(ef_node *n) {

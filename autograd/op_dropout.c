@@ -14,9 +14,10 @@ static inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-/* Element i is kept when its 24-bit uniform draw is >= threshold = p·2^24. */
+/* Element i is kept when its 24-bit uniform draw is >= threshold = p·2^24. The draw is the
+ * i-th output of the splitmix64 stream seeded with key (one mix per element). */
 static inline int keep(uint64_t key, int64_t i, uint32_t threshold) {
-  return (uint32_t)(mix64(key ^ mix64((uint64_t)i)) >> 40) >= threshold;
+  return (uint32_t)(mix64(key + (uint64_t)i * 0x9E3779B97F4A7C15ull) >> 40) >= threshold;
 }
 
 typedef struct {
@@ -45,8 +46,7 @@ static void dropout_body(void *p, int64_t i0, int64_t i1, int tid) {
 }
 
 static void dropout_backward(ef_node *n) {
-  dropout_args s = {n->in[0]->grad, n->out->grad, (uint64_t)n->i[0], (uint32_t)n->i[1], n->f[0],
-                    1};
+  dropout_args s = {n->in[0]->grad, n->out->grad, (uint64_t)n->i[0], (uint32_t)n->i[1], n->f[0], 1};
   ef_parallel_for_cost(n->out->numel, 10.0, dropout_body, &s);
 }
 

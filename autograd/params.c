@@ -2,6 +2,8 @@
  * storages for one name, nor change a tensor's address after finalize. */
 #include "autograd/params.h"
 
+#include "autograd/bf16.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ struct ef_params {
   int64_t total; /* floats incl. alignment padding */
   int64_t numel;
   float *data, *grad, *states[EF_PARAM_MAX_STATES];
+  ef_bf16 *bf16; /* bf16 copy of data for the products of a bf16 run, or NULL */
   int n_states;
   int finalized;
 };
@@ -90,6 +93,7 @@ void ef_params_free(ef_params *p) {
   free(p->table);
   free(p->data);
   free(p->grad);
+  free(p->bf16);
   for (int k = 0; k < p->n_states; k++) free(p->states[k]);
   free(p);
 }
@@ -120,8 +124,8 @@ int ef_params_add(ef_params *p, const char *name, int ndim, const int64_t *shape
   int64_t numel = 1;
   for (int d = 0; d < ndim; d++) {
     if (shape[d] <= 0 || shape[d] > (INT64_C(1) << 40) / numel) {
-      snprintf(err, errlen, "parameter '%s': bad size %lld in dim %d", name,
-               (long long)shape[d], d);
+      snprintf(err, errlen, "parameter '%s': bad size %lld in dim %d", name, (long long)shape[d],
+               d);
       return -1;
     }
     numel *= shape[d];
@@ -145,7 +149,8 @@ int ef_params_add(ef_params *p, const char *name, int ndim, const int64_t *shape
   for (int d = 0; d < ndim; d++) q->t.shape[d] = shape[d];
   q->t.numel = numel;
   q->offset = p->total;
-  p->total += (numel + EF_PARAMS_ALIGN_FLOATS - 1) / EF_PARAMS_ALIGN_FLOATS * EF_PARAMS_ALIGN_FLOATS;
+  p->total +=
+      (numel + EF_PARAMS_ALIGN_FLOATS - 1) / EF_PARAMS_ALIGN_FLOATS * EF_PARAMS_ALIGN_FLOATS;
   p->numel += numel;
   return p->n++;
 }
@@ -242,9 +247,27 @@ ef_tensor *ef_params_tensor(ef_params *p, int idx) {
 }
 float *ef_params_data(ef_params *p) { return p->data; }
 float *ef_params_grad(ef_params *p) { return p->grad; }
-float *ef_params_state(ef_params *p, int k) { return k >= 0 && k < p->n_states ? p->states[k] : NULL; }
+float *ef_params_state(ef_params *p, int k) {
+  return k >= 0 && k < p->n_states ? p->states[k] : NULL;
+}
 int64_t ef_params_offset(const ef_params *p, int idx) { return p->params[idx].offset; }
 int64_t ef_params_flat_len(const ef_params *p) { return p->total; }
+int ef_params_enable_bf16(ef_params *p, char *err, size_t errlen) {
+  if (!p->finalized) return snprintf(err, errlen, "bf16 copy: store not finalized"), -1;
+  if (p->bf16) return 0;
+  size_t bytes = ((size_t)p->total * sizeof(ef_bf16) + 63) / 64 * 64;
+  p->bf16 = aligned_alloc(64, bytes ? bytes : 64);
+  if (!p->bf16) return snprintf(err, errlen, "out of memory allocating the bf16 weight copy"), -1;
+  memset(p->bf16, 0, bytes ? bytes : 64);
+  for (int i = 0; i < p->n; i++)
+    if (p->params[i].t.ndim == 2) p->params[i].t.bf16 = p->bf16 + p->params[i].offset;
+  return 0;
+}
+
+void ef_params_sync_bf16(ef_params *p) {
+  if (p->bf16) ef_bf16_from_f32(p->bf16, p->data, p->total);
+}
+
 void ef_params_zero_grad(ef_params *p) {
   if (p->grad) memset(p->grad, 0, (size_t)p->total * sizeof(float));
 }

@@ -28,8 +28,7 @@ void ef_params_free(ef_params *p);
 int ef_params_add(ef_params *p, const char *name, int ndim, const int64_t *shape, char *err,
                   size_t errlen);
 /* Make `alias` another name of the parameter called `target` (canonical or alias). */
-int ef_params_alias(ef_params *p, const char *alias, const char *target, char *err,
-                    size_t errlen);
+int ef_params_alias(ef_params *p, const char *alias, const char *target, char *err, size_t errlen);
 /* Allocate data and grad (64-byte aligned, zeroed). 0 on success. */
 int ef_params_finalize(ef_params *p, char *err, size_t errlen);
 /* Add n_states optimizer slots per parameter (zeroed; e.g. Adam's m and v). */
@@ -55,5 +54,14 @@ float *ef_params_state(ef_params *p, int k);
 int64_t ef_params_offset(const ef_params *p, int idx);
 int64_t ef_params_flat_len(const ef_params *p);
 void ef_params_zero_grad(ef_params *p);
+
+/* bf16 mixed precision (bf16.h): a bf16 copy of every value, made by ef_params_sync_bf16, which
+ * the products of a bf16 step read instead of converting a weight at each use. After
+ * ef_params_enable_bf16 every 2-D parameter tensor's `bf16` points into that copy (1-D ones,
+ * LayerNorm and biases, never enter a product). The owner syncs once per update, after the
+ * values change (optimizer step, checkpoint load): a shared weight is converted once however
+ * many layers use it. */
+int ef_params_enable_bf16(ef_params *p, char *err, size_t errlen);
+void ef_params_sync_bf16(ef_params *p);
 
 #endif

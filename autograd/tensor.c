@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd/bf16.h"
 #include "autograd/graph.h"
 
 ef_ctx *ef_ctx_new(size_t arena_bytes, int max_nodes) {
@@ -37,11 +38,14 @@ void ef_ctx_reset(ef_ctx *ctx) {
   ef_grad_pool_reset(ctx->pool);
   ctx->n_nodes = 0;
   ctx->rng_calls = 0;
+  memset(ctx->bf16_cache, 0, sizeof ctx->bf16_cache);
   ctx->err[0] = 0;
 }
 
 void ef_ctx_set_training(ef_ctx *ctx, int training) { ctx->training = training; }
 int ef_ctx_training(const ef_ctx *ctx) { return ctx->training; }
+void ef_ctx_set_bf16(ef_ctx *ctx, int enabled) { ctx->bf16 = enabled && ef_bf16_supported(); }
+int ef_ctx_bf16(const ef_ctx *ctx) { return ctx->bf16; }
 void ef_ctx_set_grad(ef_ctx *ctx, int enabled) { ctx->grad_enabled = enabled; }
 void ef_ctx_set_rng(ef_ctx *ctx, uint64_t seed, uint64_t step) {
   ctx->seed = seed;
@@ -79,8 +83,8 @@ ef_node *ef_record(ef_ctx *ctx, const char *op, ef_backward_fn bw, ef_tensor *ou
                    ef_tensor *const *in, int n) {
   if (!out->requires_grad) return NULL;
   if (ctx->n_nodes == ctx->max_nodes)
-    return ef_ctx_fail(ctx, "%s: the tape is full (%d nodes); create the context with more",
-                       op, ctx->max_nodes);
+    return ef_ctx_fail(ctx, "%s: the tape is full (%d nodes); create the context with more", op,
+                       ctx->max_nodes);
   ef_node *nd = &ctx->nodes[ctx->n_nodes++];
   memset(nd, 0, sizeof *nd);
   nd->op = op;
@@ -214,12 +218,10 @@ void *ef_fail_shapes(ef_ctx *ctx, const char *op, const char *what, const ef_ten
                      const ef_tensor *b) {
   char sa[96], sb[96];
   ef_shape_str(a, sa, sizeof sa);
-  if (b)
-    return ef_ctx_fail(ctx, "%s: %s: %s vs %s", op, what, sa, ef_shape_str(b, sb, sizeof sb));
+  if (b) return ef_ctx_fail(ctx, "%s: %s: %s vs %s", op, what, sa, ef_shape_str(b, sb, sizeof sb));
   return ef_ctx_fail(ctx, "%s: %s: %s", op, what, sa);
 }
 
-ef_tensor *ef_op_output(ef_ctx *ctx, int ndim, const int64_t *shape, ef_tensor *const *in,
-                        int n) {
+ef_tensor *ef_op_output(ef_ctx *ctx, int ndim, const int64_t *shape, ef_tensor *const *in, int n) {
   return ef_tensor_new(ctx, EF_F32, ndim, shape, 0, ef_needs_grad(ctx, in, n));
 }

@@ -32,10 +32,12 @@ typedef struct ef_tensor {
   int ndim;
   int64_t shape[EF_MAX_DIMS];
   int64_t numel;
-  float *data;    /* EF_F32: the values */
-  int32_t *idata; /* EF_I32: the values (token ids); never has a gradient */
-  float *grad;    /* same numel as data; NULL when no gradient flows here, or (activations)
-                     until the reverse pass first needs it */
+  float *data;           /* EF_F32: the values */
+  int32_t *idata;        /* EF_I32: the values (token ids); never has a gradient */
+  float *grad;           /* same numel as data; NULL when no gradient flows here, or (activations)
+                            until the reverse pass first needs it */
+  const uint16_t *bf16;  /* parameters in a bf16 run: the values rounded to bf16, refreshed
+                            once per update by the parameter store (params.h); else NULL */
   uint8_t requires_grad; /* a gradient flows to this tensor */
   uint8_t grad_pooled;   /* grad came from the step's gradient pool (backward.c) */
 } ef_tensor;
@@ -59,6 +61,10 @@ int ef_ctx_training(const ef_ctx *ctx);
 void ef_ctx_set_grad(ef_ctx *ctx, int enabled);
 /* Dropout randomness: masks are a pure function of (seed, step, op index, element index). */
 void ef_ctx_set_rng(ef_ctx *ctx, uint64_t seed, uint64_t step);
+/* bf16 mixed precision (bf16.h): dense products take bf16 operands and accumulate in fp32;
+ * everything else stays fp32. Only honoured where ef_bf16_supported(); default off. */
+void ef_ctx_set_bf16(ef_ctx *ctx, int enabled);
+int ef_ctx_bf16(const ef_ctx *ctx);
 int ef_ctx_ok(const ef_ctx *ctx);
 const char *ef_ctx_error(const ef_ctx *ctx);
 /* Set the sticky error (printf-style); the first error wins. Returns NULL for convenience. */

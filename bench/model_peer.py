@@ -3,6 +3,13 @@
 timing one training step on a fixed batch: forward + label-smoothed loss + backward, and with
 --step also clip_grad_norm_(1.0) and a torch.optim.Adam step (0.9, 0.98, eps 1e-6).
 
+With --autocast bf16 the forward and the loss run under torch.autocast("cpu",
+dtype=torch.bfloat16), the one line a PyTorch user adds for bf16 on a CPU: autocast then casts
+exactly the ops on its CPU lower-precision list (linear, matmul, bmm, addmm, ... : every dense
+product of the model, attention products included) to bf16 and leaves the rest (LayerNorm,
+softmax, the loss) as its policy says; parameters, gradients and Adam stay fp32. The backward
+runs outside the context, as the PyTorch docs prescribe.
+
 Batch: random token ids in [4, V), --tokens source and --tokens target tokens (including
 </s>), as rows of --src-len / --tgt-len tokens (no padding). Dropout as in the config
 (training mode). Runs --warmup untimed steps, then --runs timed ones; prints the median.
@@ -76,6 +83,8 @@ def main(argv):
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--step", action="store_true", help="also clip_grad_norm_ + Adam step")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                    help="bf16: forward + loss under torch.autocast('cpu', torch.bfloat16)")
     a = ap.parse_args(argv)
     if min(a.tokens, a.src_len, a.tgt_len, a.threads, a.runs) < 1 or a.warmup < 0:
         ap.error("sizes, --threads and --runs must be >= 1")
@@ -101,16 +110,18 @@ def main(argv):
     def one_step():
         for p in leaves:
             p.grad = None
-        _, lprobs = ref.forward(params, cfg, src, prev, training=True, generator=gen)
-        l, _ = ref.loss(lprobs, tgt, cfg["label_smoothing"])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            _, lprobs = ref.forward(params, cfg, src, prev, training=True, generator=gen)
+            l, _ = ref.loss(lprobs, tgt, cfg["label_smoothing"])
         l.backward()
         if opt is not None:
             torch.nn.utils.clip_grad_norm_(leaves, 1.0)
             opt.step()
 
     info, libs = blas_summary()
-    print("# torch %s, %s, OPENBLAS_CORETYPE=%s, threads=%d" % (
-        torch.__version__, info, os.environ.get("OPENBLAS_CORETYPE", "(unset)"), a.threads))
+    print("# torch %s, %s, OPENBLAS_CORETYPE=%s, threads=%d, autocast=%s" % (
+        torch.__version__, info, os.environ.get("OPENBLAS_CORETYPE", "(unset)"), a.threads,
+        a.autocast))
     for _ in range(a.warmup):
         one_step()
     info, libs = blas_summary()  # libraries are mapped once the first GEMM ran

@@ -15,7 +15,9 @@ int cmd_train(int argc, char **argv) {
            "[optim] and [train] sections; every key can be overridden, e.g. --max-update 100\n"
            "--lr 5e-4 --save-dir checkpoints/run1. Resumes from SAVE_DIR/checkpoint_last.h5\n"
            "when it exists (or --restore-file, with --reset-optimizer, --reset-lr-scheduler,\n"
-           "--reset-dataloader to start fine-tuning). See docs/training.md.\n");
+           "--reset-dataloader to start fine-tuning). --bf16 is --precision bf16 (bf16 products,\n"
+           "fp32 weights and optimizer; fp32 with a note on CPUs without bf16). See\n"
+           "docs/training.md.\n");
     return argc < 2 ? 2 : 0;
   }
   char err[EF_CONFIG_ERR_LEN], path[1024];
@@ -25,6 +27,8 @@ int cmd_train(int argc, char **argv) {
   ef_train_options_default(&o);
   ef_config_table t[2] = {{ef_model_keys, ef_model_n_keys, &mcfg},
                           {ef_train_keys, ef_train_n_keys, &o}};
+  for (int i = 2; i < argc; i++) /* fairseq's flag */
+    if (!strcmp(argv[i], "--bf16")) argv[i] = (char *)"--precision=bf16";
   if (ef_config_resolve(argv[1], path, sizeof path, err, sizeof err) ||
       ef_config_load(t, 2, path, err, sizeof err) ||
       ef_config_apply_args(t, 2, argc, argv, 2, err, sizeof err) ||
@@ -40,7 +44,8 @@ int cmd_train(int argc, char **argv) {
   const char *best = o.best_checkpoint_metric == EF_BEST_BLEU ? "BLEU" : "loss";
   if (isnan(r.first_train_loss) && !r.interrupted)
     printf("done: nothing to train, the checkpoint is already at update %lld (max_update %d); "
-           "best valid %s %.3f\n", r.num_updates, o.max_update, best, r.best_valid_loss);
+           "best valid %s %.3f\n",
+           r.num_updates, o.max_update, best, r.best_valid_loss);
   else
     printf("done: %lld updates (epoch %lld); train loss %.3f -> %.3f; valid loss %.3f, nll_loss "
            "%.3f, ppl %.2f; best valid %s %.3f (losses in bits per target token)\n",

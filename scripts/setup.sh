@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools zlib1g-dev
-      check libinih-dev sentencepiece python3)
+      check libinih-dev sentencepiece python3 libdnnl-dev)
 REFS=(python3-torch python3-numpy python3-h5py python3-sentencepiece sword-text-kjv sword-text-web
       sword-text-sparv libsword-utils gettext dict-freedict-eng-deu fortunes)
 asan=1

@@ -11,10 +11,11 @@
 typedef enum { EF_OPT_ADAM = 0, EF_OPT_ADAMW, EF_OPT_ADAM_L2 } ef_optimizer_kind;
 typedef enum { EF_SCHED_INVERSE_SQRT = 0, EF_SCHED_POLYNOMIAL, EF_SCHED_FIXED } ef_sched_kind;
 typedef enum { EF_BEST_LOSS = 0, EF_BEST_BLEU } ef_best_metric;
+typedef enum { EF_PRECISION_FP32 = 0, EF_PRECISION_BF16 } ef_precision;
 
 typedef struct ef_train_options {
   /* [data] */
-  char data[EF_PATH_MAX];  /* directory written by `edgeformer prepare` */
+  char data[EF_PATH_MAX]; /* directory written by `edgeformer prepare` */
   char source_lang[32], target_lang[32];
   int max_tokens, batch_size, required_batch_size_multiple;
   int truncate_source;
@@ -25,6 +26,7 @@ typedef struct ef_train_options {
   int warmup_updates;
   float warmup_init_lr, end_learning_rate, power;
   int total_num_update, update_freq;
+  int precision; /* ef_precision: bf16 = bf16 products, fp32 master weights (fairseq --bf16) */
   /* [train] */
   char save_dir[EF_PATH_MAX], restore_file[EF_PATH_MAX];
   int max_update, max_epoch, validate_interval_updates, save_interval_updates;

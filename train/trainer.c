@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "autograd/bf16.h"
 #include "autograd/ops.h"
 #include "autograd/parallel.h"
 #include "data/batch.h"
@@ -59,12 +60,19 @@ typedef struct {
   int eval_bleu;
   rt_model *rt;
   ef_codec codec;
+  /* bf16 mixed precision: the products read the store's bf16 copy of the weights, made once
+   * per update (stale after every optimizer step or checkpoint load) */
+  int bf16, bf16_stale;
 } trainer;
 
 /* Forward (+ backward) of one batch; adds loss/nll (natural log, summed) and counts. */
 static int run_batch(trainer *t, const ef_batch *b, int train, uint64_t rng_step, double *loss,
                      double *nll, char *err, size_t errlen) {
   ef_ctx *c = t->ctx;
+  if (t->bf16 && t->bf16_stale) {
+    ef_params_sync_bf16(t->model->params);
+    t->bf16_stale = 0;
+  }
   ef_ctx_reset(c);
   ef_ctx_set_training(c, train);
   ef_ctx_set_grad(c, train);
@@ -93,10 +101,14 @@ static double validate(trainer *t, int64_t epoch, double *nll_out, double *loss_
     if (run_batch(t, &b, 0, 0, &loss, &nll, err, errlen)) return *failed = 1, NAN;
     ntok += b.ntokens, nsent += b.bsz, nb++;
   }
-  ef_log_stats s = {.loss = loss / (double)ntok / M_LN2, .nll_loss = nll / (double)ntok / M_LN2,
-                    .wps = (double)ntok / (now() - t0), .wpb = (double)ntok / (double)nb,
-                    .bsz = (double)nsent / (double)nb, .num_updates = t->st.num_updates,
-                    .epoch = epoch, .wall = now() - t->t_start};
+  ef_log_stats s = {.loss = loss / (double)ntok / M_LN2,
+                    .nll_loss = nll / (double)ntok / M_LN2,
+                    .wps = (double)ntok / (now() - t0),
+                    .wpb = (double)ntok / (double)nb,
+                    .bsz = (double)nsent / (double)nb,
+                    .num_updates = t->st.num_updates,
+                    .epoch = epoch,
+                    .wall = now() - t->t_start};
   int by_bleu = t->o->best_checkpoint_metric == EF_BEST_BLEU;
   if (t->eval_bleu) {
     ef_gen_opts g;
@@ -130,8 +142,8 @@ static double validate(trainer *t, int64_t epoch, double *nll_out, double *loss_
 static int save(trainer *t, int best, int interval, char *err, size_t errlen) {
   t->st.iter_pos = ef_batch_iter_tell(t->train_it);
   t->st.bad_validations = t->bad_validations;
-  unsigned which = EF_CKPT_SAVE_LAST | (best ? EF_CKPT_SAVE_BEST : 0) |
-                   (interval ? EF_CKPT_SAVE_UPDATE : 0);
+  unsigned which =
+      EF_CKPT_SAVE_LAST | (best ? EF_CKPT_SAVE_BEST : 0) | (interval ? EF_CKPT_SAVE_UPDATE : 0);
   if (ef_ckpt_save_set(t->o->save_dir, which, t->model->params, t->config_text, &t->st, 1, err,
                        errlen))
     return -1;
@@ -179,7 +191,8 @@ static int load_data(trainer *t, char *err, size_t errlen) {
     return snprintf(err, errlen,
                     "%s: differs from %s; EdgeFormer ties encoder, decoder and output embeddings, "
                     "so prepare the data with --joined-dictionary",
-                    tgt_path, path), -1;
+                    tgt_path, path),
+           -1;
   ef_dataset_expect ex = {t->dict, t->dict, path, tgt_path, NULL};
   snprintf(path, sizeof path, "%s/train.h5", o->data);
   if (ef_dataset_read(path, &ex, &t->train, err, errlen)) return -1;
@@ -276,8 +289,10 @@ static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
   snprintf(t->st.optimizer, sizeof t->st.optimizer, "%s", opt_names[o->optimizer]);
   /* restore: --restore-file, else save_dir/checkpoint_last.h5 when it exists */
   char path[EF_PATH_MAX + 32];
-  if (o->restore_file[0]) snprintf(path, sizeof path, "%s", o->restore_file);
-  else snprintf(path, sizeof path, "%s/checkpoint_last.h5", o->save_dir);
+  if (o->restore_file[0])
+    snprintf(path, sizeof path, "%s", o->restore_file);
+  else
+    snprintf(path, sizeof path, "%s/checkpoint_last.h5", o->save_dir);
   if (!access(path, F_OK)) {
     unsigned flags = (o->reset_optimizer ? EF_CKPT_RESET_OPTIMIZER : 0) |
                      (o->reset_lr_scheduler ? EF_CKPT_RESET_LR_SCHEDULER : 0) |
@@ -301,6 +316,17 @@ static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
   } else if (o->restore_file[0]) {
     return snprintf(err, errlen, "%s: no such checkpoint", o->restore_file), -1;
   }
+  if (o->precision == EF_PRECISION_BF16) {
+    if (ef_bf16_supported()) {
+      if (ef_params_enable_bf16(t->model->params, err, errlen)) return -1;
+      ef_ctx_set_bf16(t->ctx, 1);
+      t->bf16 = t->bf16_stale = 1;
+      printf("precision: bf16 products (%s, oneDNN), fp32 weights, gradients and optimizer\n",
+             ef_bf16_describe());
+    } else {
+      printf("precision: bf16 unavailable (%s): training in fp32\n", ef_bf16_describe());
+    }
+  }
   t->eval_bleu = o->eval_bleu || o->best_checkpoint_metric == EF_BEST_BLEU;
   if (t->eval_bleu) {
     char spm[EF_PATH_MAX + 32], sd[EF_PATH_MAX + 64], td[EF_PATH_MAX + 64];
@@ -308,8 +334,11 @@ static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
     snprintf(sd, sizeof sd, "%s/dict.%s.txt", o->data, o->source_lang);
     snprintf(td, sizeof td, "%s/dict.%s.txt", o->data, o->target_lang);
     if (access(spm, R_OK))
-      return snprintf(err, errlen, "validation BLEU needs %s (the SentencePiece model of the "
-                      "data) to detokenise", spm), -1;
+      return snprintf(err, errlen,
+                      "validation BLEU needs %s (the SentencePiece model of the "
+                      "data) to detokenise",
+                      spm),
+             -1;
     if (ef_codec_open(&t->codec, spm, sd, td, err, errlen) ||
         ef_model_to_runtime(t->model, &t->rt, err, errlen))
       return -1;
@@ -318,8 +347,8 @@ static int setup(trainer *t, ef_model_config *mcfg, char *err, size_t errlen) {
   return t->log ? 0 : -1;
 }
 
-int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_result *res,
-                 char *err, size_t errlen) {
+int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_result *res, char *err,
+                 size_t errlen) {
   trainer t;
   memset(&t, 0, sizeof t);
   memset(res, 0, sizeof *res);
@@ -335,8 +364,8 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
   sigaction(SIGTERM, &sa, &old_term);
   if (setup(&t, mcfg, err, errlen)) goto done;
   printf("model: %lld parameters (%lld without embeddings), V=%d, %d threads\n",
-         (long long)ef_model_unique_params(t.model, 1), (long long)ef_model_unique_params(t.model, 0),
-         t.model->cfg.vocab_size, ef_num_threads());
+         (long long)ef_model_unique_params(t.model, 1),
+         (long long)ef_model_unique_params(t.model, 0), t.model->cfg.vocab_size, ef_num_threads());
   fflush(stdout);
 
   /* running sums for the log line */
@@ -367,8 +396,9 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
       if (!isfinite(norm) || !isfinite(loss) || clip_rc) {
         nonfinite_run++;
         t.st.n_skipped_nonfinite++;
-        fprintf(stderr, "warning: update %lld: non-finite loss or gradient norm, update skipped "
-                        "(%lld in a row)\n",
+        fprintf(stderr,
+                "warning: update %lld: non-finite loss or gradient norm, update skipped "
+                "(%lld in a row)\n",
                 (long long)t.st.num_updates + 1, (long long)nonfinite_run);
         if (nonfinite_run >= o->max_nonfinite) {
           snprintf(err, errlen, "%lld non-finite updates in a row: stopping (lower the lr?)",
@@ -379,6 +409,7 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
         nonfinite_run = 0;
         double lr = ef_lr_at(&t.sched, t.st.num_updates); /* rate of update num_updates+1 */
         if (ef_adam_step(&t.adam, lr, err, errlen)) goto done;
+        t.bf16_stale = 1;
         t.st.lr = lr;
         t.st.num_updates++;
         if (o->clip_norm > 0 && norm > o->clip_norm) clipped++;
@@ -391,20 +422,24 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
       ef_batch_pos pos = ef_batch_iter_tell(t.train_it);
       ef_log_stats s = {.loss = lsum / (double)(ntok ? ntok : 1) / M_LN2,
                         .nll_loss = nsum / (double)(ntok ? ntok : 1) / M_LN2,
-                        .lr = t.st.lr, .num_updates = t.st.num_updates, .epoch = t.st.epoch,
-                        .batch_in_epoch = pos.index, .batches_in_epoch = bst.n_batches};
+                        .lr = t.st.lr,
+                        .num_updates = t.st.num_updates,
+                        .epoch = t.st.epoch,
+                        .batch_in_epoch = pos.index,
+                        .batches_in_epoch = bst.n_batches};
       ef_log_progress(t.log, &s);
       if (nupd && t.st.num_updates % o->log_interval == 0) {
         double dt = now() - t_log;
         s.wps = (double)ntok / dt, s.ups = (double)nupd / dt, s.wpb = (double)ntok / (double)nupd;
         s.bsz = (double)nsent / (double)nupd, s.gnorm = gsum / (double)nupd;
-        s.clip = 100.0 * clipped / (double)nupd, s.train_wall = train_wall, s.wall = now() - t.t_start;
+        s.clip = 100.0 * clipped / (double)nupd, s.train_wall = train_wall,
+        s.wall = now() - t.t_start;
         ef_log_train(t.log, &s);
         lsum = nsum = gsum = clipped = 0, ntok = nsent = nupd = nbatch = 0, t_log = now();
       }
       int at_max = o->max_update && t.st.num_updates >= o->max_update;
-      int val_now = o->validate_interval_updates &&
-                    t.st.num_updates % o->validate_interval_updates == 0;
+      int val_now =
+          o->validate_interval_updates && t.st.num_updates % o->validate_interval_updates == 0;
       int save_now = o->save_interval_updates && t.st.num_updates % o->save_interval_updates == 0;
       if (!epoch_done && (val_now || save_now || at_max)) {
         int r = validate_and_save(&t, res, t.st.epoch, save_now, err, errlen);
