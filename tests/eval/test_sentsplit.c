@@ -10,11 +10,11 @@
 #include "eval/sentsplit.h"
 
 static const char *const cases[][2] = {
-    {"The cat sat. The dog ran.", "The cat sat.|The dog ran."},              /* punkt */
-    {"Is it? Yes! Fine.", "Is it?|Yes!|Fine."},                              /* punkt */
+    {"The cat sat. The dog ran.", "The cat sat.|The dog ran."}, /* punkt */
+    {"Is it? Yes! Fine.", "Is it?|Yes!|Fine."},                 /* punkt */
     {"Mr. Smith met Dr. Jones at 5 p.m. today.", "Mr. Smith met Dr. Jones at 5 p.m. today."},
-    {"It costs $3.50 now. Pay up.", "It costs $3.50 now.|Pay up."},          /* punkt */
-    {"He said \"stop.\" Then he left.", "He said \"stop.\"|Then he left."},  /* punkt */
+    {"It costs $3.50 now. Pay up.", "It costs $3.50 now.|Pay up."},         /* punkt */
+    {"He said \"stop.\" Then he left.", "He said \"stop.\"|Then he left."}, /* punkt */
     {"(See fig. 3.) Next one.", "(See fig. 3.)|Next one."},
     {"J. R. R. Tolkien wrote it. Really.", "J. R. R. Tolkien wrote it.|Really."},
     {"Wait... what? No.", "Wait... what?|No."},
@@ -27,7 +27,9 @@ static const char *const cases[][2] = {
     {"no end", "no end"},
     {"U.S.A. is big. ok then.", "U.S.A. is big.|ok then."},
     {"\xc2\xbfQu\xc3\xa9? \xc3\x89l vino.", "\xc2\xbfQu\xc3\xa9?|\xc3\x89l vino."},
-    {"Hi!\xc2\xa0" "Bye.", "Hi!|Bye."},
+    {"Hi!\xc2\xa0"
+     "Bye.",
+     "Hi!|Bye."},
     {"", ""},
 };
 
