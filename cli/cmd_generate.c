@@ -42,6 +42,13 @@ int cmd_generate(int argc, char **argv) {
   ef_dataset ds;
   ef_dataset_init(&ds);
   FILE *out = stdout;
+  if (!s.data[0]) { /* e.g. an imported checkpoint: it was never trained on a folder */
+    fprintf(stderr,
+            "error: %s has no [data] data folder: pass --data DIR (a folder written by "
+            "`edgeformer prepare`)\n",
+            c.checkpoint);
+    goto done;
+  }
   snprintf(path, sizeof path, "%s/%s.h5", s.data, c.subset);
   ef_dataset_expect ex = {.src_dict = s.codec.dict[0], .tgt_dict = s.codec.dict[1]};
   if (ef_dataset_read(path, &ex, &ds, err, sizeof err)) {
@@ -61,7 +68,8 @@ int cmd_generate(int argc, char **argv) {
   if (res.n_truncated)
     fprintf(stderr, "warning: %lld source(s) cut to %d tokens (--truncate-source)\n",
             (long long)res.n_truncated, s.model->cfg.max_source_positions);
-  fprintf(stderr, "Translated %lld sentences (%lld tokens) in %.1fs (%.2f sentences/s, %.2f tokens/s)\n",
+  fprintf(stderr,
+          "Translated %lld sentences (%lld tokens) in %.1fs (%.2f sentences/s, %.2f tokens/s)\n",
           (long long)res.n_sent, (long long)res.n_tokens, res.seconds,
           (double)res.n_sent / (res.seconds > 0 ? res.seconds : 1e-9),
           (double)res.n_tokens / (res.seconds > 0 ? res.seconds : 1e-9));

@@ -265,6 +265,36 @@ START_TEST(average_bad_inputs) {
 }
 END_TEST
 
+/* A damaged byte inside an embedded file fails its Fletcher-32 checksum: one message, no
+ * data returned. */
+START_TEST(embedded_file_damage_is_detected) {
+  fixture fx = fixture_new();
+  char path[256];
+  snprintf(path, sizeof path, "%s/checkpoint_400.h5", fx.dir); /* holds "spm bytes" */
+  FILE *f = fopen(path, "r+b");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f), at = -1;
+  char *b = malloc((size_t)n);
+  fseek(f, 0, SEEK_SET);
+  ck_assert(fread(b, 1, (size_t)n, f) == (size_t)n);
+  for (long i = 0; i + 9 <= n && at < 0; i++)
+    if (!memcmp(b + i, "spm bytes", 9)) at = i;
+  ck_assert_int_ge(at, 0);
+  fseek(f, at + 4, SEEK_SET);
+  fputc('X', f);
+  fclose(f);
+  free(b);
+  void *data = (void *)1;
+  size_t len;
+  ck_assert_int_eq(ef_ckpt_read_blob(path, EF_CKPT_BLOB_SPM, &data, &len, err, sizeof err), -1);
+  ck_assert_ptr_null(data);
+  ck_assert_msg(strstr(err, "/tokenizer/spm_model (corrupt file: checksum mismatch") != NULL, "%s",
+                err);
+  fixture_free(&fx);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("average");
   TCase *tc = tcase_create("core");
@@ -272,6 +302,7 @@ int main(void) {
   tcase_add_test(tc, average_inputs_matches_long_double_mean);
   tcase_add_test(tc, average_newest_update_and_epoch_checkpoints);
   tcase_add_test(tc, average_bad_inputs);
+  tcase_add_test(tc, embedded_file_damage_is_detected);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

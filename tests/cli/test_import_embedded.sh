@@ -31,6 +31,12 @@ rc=0
 "$E" translate m.h5 --src-dict nope.txt < in.txt > /dev/null 2> err.txt || rc=$?
 [ "$rc" = 1 ] && grep -qF "nope.txt" err.txt || fail "--src-dict override: $(cat err.txt)"
 
+# generate without --data: an imported checkpoint has no data folder to default to
+rc=0
+"$E" generate m.h5 > /dev/null 2> err.txt || rc=$?
+[ "$rc" = 1 ] && grep -qF "m.h5 has no [data] data folder: pass --data DIR" err.txt ||
+  fail "generate without --data: exit $rc: $(cat err.txt)"
+
 # generate on a prepared split: the embedded tokenizer decodes it like the explicit one
 head -20 "$SRC/tests/fixtures/data/kjv-web.src" > t.src
 head -20 "$SRC/tests/fixtures/data/kjv-web.tgt" > t.tgt
