@@ -322,7 +322,7 @@ static int run_bleu(text_file *hyp, text_file *refs, int nrefs, sb_opts *so, int
     fprintf(stderr, "error: out of memory\n");
     return 1;
   }
-  if (!so->force) warn_tokenized(hyp);
+  if (!so->force && !so->sentence) warn_tokenized(hyp); /* -sl scores one line at a time */
   char line[EF_BLEU_LINE_MAX], sig[EF_BLEU_LINE_MAX];
   ef_bleu_signature(&o, nrefs, sig, sizeof sig);
   ef_bleu_stats corpus = {0}, seg;

@@ -50,6 +50,11 @@ case $err in "warning: $T/tok: 100 lines end in a tokenized period"*) ;; *)
 esac
 err=$("$E" score --force --hyp "$T/tok" --ref "$T/tok" 2>&1 >/dev/null)
 [ -z "$err" ] || { echo "FAIL --force still warns: '$err'"; fail=1; }
+err=$("$E" score -sl --hyp "$T/tok" --ref "$T/tok" 2>&1 >/dev/null)
+[ -z "$err" ] || { echo "FAIL -sl warns (sacreBLEU scores -sl line by line): '$err'"; fail=1; }
+out=$("$E" score -sl --json --metric chrf --chrf-lowercase --hyp "$T/tok" --ref "$T/tok" | head -1)
+[ "$out" = '{"name": "chrF2", "score": 100, "line": "chrF2 = 100.00", "signature": "nrefs:1|case:lc|eff:yes|nc:6|nw:0|space:no|version:2.6.0"}' ] ||
+  { echo "FAIL -sl --json: $out"; fail=1; }
 out=$("$E" score --width 4 --hyp "$T/tok" --ref "$T/tok" --force | head -1)
 case $out in "BLEU = 100.0000 100.0/100.0/100.0/100.0 (BP = 1.000 ratio = 1.000 hyp_len = 600 ref_len = 600)") ;; *) echo "FAIL width: $out"; fail=1 ;; esac
 
