@@ -14,10 +14,12 @@ static inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-/* Element i is kept when its 24-bit uniform draw is >= threshold = p·2^24. The draw is the
- * i-th output of the splitmix64 stream seeded with key (one mix per element). */
+/* Element i is kept when its 16-bit uniform draw is >= threshold = round(p·2^16). Output
+ * i/4 of the splitmix64 stream seeded with key gives the draws of elements 4(i/4) .. 4(i/4)+3,
+ * 16 bits each (one mix per four elements). p is thereby rounded to a multiple of 2^-16. */
 static inline int keep(uint64_t key, int64_t i, uint32_t threshold) {
-  return (uint32_t)(mix64(key + (uint64_t)i * 0x9E3779B97F4A7C15ull) >> 40) >= threshold;
+  uint64_t z = mix64(key + (uint64_t)(i >> 2) * 0x9E3779B97F4A7C15ull);
+  return (uint32_t)((z >> (16 * (i & 3))) & 0xffffu) >= threshold;
 }
 
 typedef struct {
@@ -29,20 +31,29 @@ typedef struct {
   int accumulate;
 } dropout_args;
 
+/* The factor of element i: scale when kept, else 0. */
+static inline float factor(const dropout_args *s, int64_t i) {
+  return keep(s->key, i, s->threshold) ? s->scale : 0.0f;
+}
+
 // x (n) -> y (n) = x·mask·scale; backward: dx (n) += dy·mask·scale
 static void dropout_body(void *p, int64_t i0, int64_t i1, int tid) {
-  dropout_args *s = p;
+  const dropout_args *s = p;
   float *restrict dst = s->dst;
   const float *restrict src = s->src;
-  if (s->accumulate) {
+  const int acc = s->accumulate;
+  int64_t i = i0;
+  for (; i < i1 && (i & 3); i++) dst[i] = (acc ? dst[i] : 0.0f) + src[i] * factor(s, i);
+  int64_t g1 = i + ((i1 - i) & ~(int64_t)3); /* whole groups of four: one mix each */
 #pragma omp simd
-    for (int64_t i = i0; i < i1; i++)
-      dst[i] += src[i] * (keep(s->key, i, s->threshold) ? s->scale : 0.0f);
-  } else {
-#pragma omp simd
-    for (int64_t i = i0; i < i1; i++)
-      dst[i] = src[i] * (keep(s->key, i, s->threshold) ? s->scale : 0.0f);
+  for (int64_t g = i; g < g1; g += 4) {
+    uint64_t z = mix64(s->key + (uint64_t)(g >> 2) * 0x9E3779B97F4A7C15ull);
+    for (int k = 0; k < 4; k++) {
+      float f = (uint32_t)((z >> (16 * k)) & 0xffffu) >= s->threshold ? s->scale : 0.0f;
+      dst[g + k] = (acc ? dst[g + k] : 0.0f) + src[g + k] * f;
+    }
   }
+  for (i = g1; i < i1; i++) dst[i] = (acc ? dst[i] : 0.0f) + src[i] * factor(s, i);
 }
 
 static void dropout_backward(ef_node *n) {
@@ -59,7 +70,7 @@ ef_tensor *ef_dropout(ef_ctx *ctx, ef_tensor *x, float p) {
   uint64_t key = mix64(ctx->seed ^ mix64(ctx->step ^ mix64(call + 0x5EEDull)));
   ef_tensor *y = ef_op_output(ctx, x->ndim, x->shape, &x, 1);
   if (!y) return NULL;
-  uint32_t threshold = (uint32_t)((double)p * (double)(1u << 24));
+  uint32_t threshold = (uint32_t)((double)p * 65536.0 + 0.5);
   dropout_args s = {y->data, x->data, key, threshold, 1.0f / (1.0f - p), 0};
   ef_parallel_for_cost(y->numel, 10.0, dropout_body, &s);
   ef_node *nd = ef_record(ctx, "dropout", dropout_backward, y, &x, 1);

@@ -73,6 +73,28 @@ static const ef_bf16 *bf16_of(ef_ctx *ctx, const float *src, int64_t n) {
   return dst;
 }
 
+typedef struct {
+  const float *dy;
+  float *db; /* may be NULL */
+  ef_bf16 *dy16;
+  int64_t M, N;
+} round_colsum_args;
+
+/* bf16 backward: dy16 = bf16(dy) and db[n] += Σ_m dy[m, n] in one pass over dy, over column
+ * chunks (the same order of summation as colsum_body: bit-identical bias gradients). */
+static void round_colsum_body(void *p, int64_t c0, int64_t c1, int tid) {
+  round_colsum_args *a = p;
+  for (int64_t m = 0; m < a->M; m++) {
+    const float *row = a->dy + m * a->N + c0;
+    ef_bf16_from_f32(a->dy16 + m * a->N + c0, row, c1 - c0);
+    if (a->db) {
+      float *restrict db = a->db + c0;
+#pragma omp simd
+      for (int64_t n = 0; n < c1 - c0; n++) db[n] += row[n];
+    }
+  }
+}
+
 // dy (M,N) -> dx (M,K) +=, dw (N,K) +=, db (N) +=; any of them may be NULL
 static void linear_backward(ef_node *n) {
   ef_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
@@ -81,9 +103,13 @@ static void linear_backward(ef_node *n) {
   if (n->i[3]) { /* bf16: saved[0] = x in bf16, saved[1] = W in bf16, saved[2] = room for dy */
     const ef_bf16 *x16 = n->saved[0], *w16 = n->saved[1];
     ef_bf16 *dy16 = n->saved[2];
-    if (x->grad || w->grad) ef_bf16_from_f32(dy16, dy, (int64_t)M * N);
-    if (x->grad) ef_bf16_gemm(0, 0, M, K, N, dy16, w16, 1.0f, x->grad);
-    if (w->grad) ef_bf16_gemm(1, 0, N, K, M, dy16, x16, 1.0f, w->grad);
+    if (x->grad || w->grad) {
+      round_colsum_args a = {dy, b ? b->grad : NULL, dy16, M, N};
+      ef_parallel_for_cost(N, 2.0 * (double)M, round_colsum_body, &a);
+      if (x->grad) ef_bf16_gemm(0, 0, M, K, N, dy16, w16, 1.0f, x->grad);
+      if (w->grad) ef_bf16_gemm(1, 0, N, K, M, dy16, x16, 1.0f, w->grad);
+      return;
+    }
   } else {
     if (x->grad) ef_sgemm(0, 0, M, K, N, 1.0f, dy, N, w->data, K, 1.0f, x->grad, K);
     if (w->grad) ef_sgemm(1, 0, N, K, M, 1.0f, dy, N, x->data, K, 1.0f, w->grad, K);
