@@ -6,6 +6,8 @@
 #                  sentencepiece for /usr/bin/python3) and the Debian text packages
 #                  (Bibles, gettext, FreeDict, fortunes) used to regenerate fixtures
 #   --no-asan      build only the Release tree
+#   --web          also what the browser test (ctest web_browser) needs: Debian's emscripten and
+#                  chromium, and playwright-core in tests/web/node_modules (npm ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +16,11 @@ PKGS=(build-essential cmake pkg-config libopenblas-dev libhdf5-dev hdf5-tools zl
 REFS=(python3-torch python3-numpy python3-h5py python3-sentencepiece sword-text-kjv sword-text-web
       sword-text-sparv libsword-utils gettext dict-freedict-eng-deu fortunes)
 asan=1
+web=0
 for arg in "$@"; do
   case "$arg" in
     --references) PKGS+=("${REFS[@]}") ;;
+    --web) web=1; PKGS+=(emscripten chromium); command -v npm >/dev/null || PKGS+=(npm) ;;
     --no-asan) asan=0 ;;
     *) echo "error: setup.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
@@ -31,6 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$web" = 1 ] && [ ! -d tests/web/node_modules/playwright-core ]; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 jobs=$(nproc)

@@ -2,8 +2,9 @@
 /* tests/web/node_translate.js SITE_DIR MODEL.efm portable|simd [BEAM] [MAX_LEN_B] < lines
  * The WebAssembly module of the page (scripts/build_wasm.sh) through its JavaScript binding
  * (web/edgeformer_rt.js), in node instead of a browser: one translation per input line on
- * stdout, like edgeformer-run; "ms per sentence" and the module's memory on stderr. For quick
- * comparisons with the native runtime; the browser test is test_web.js. */
+ * stdout, like edgeformer-run; ms per sentence (wall and process CPU) and the module's memory on
+ * stderr (EF_WARM=1: after an untimed first pass). For quick comparisons with the native
+ * runtime and docs/device.md; the browser test is test_web.js. */
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -28,14 +29,21 @@ const { EdgeformerRT } = require(path.resolve(site, "edgeformer_rt.js"));
   const lines = fs.readFileSync(0, "utf8").split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   const opts = { beam: Number(beam), maxLenB: Number(maxLenB) };
+  /* EF_WARM=1: translate everything once first, so that the timed pass runs optimised code
+   * (V8 compiles WebAssembly quickly first and optimises it in the background) */
+  if (process.env.EF_WARM) for (const l of lines) model.translate(l.replace(/\r$/, ""), opts);
   let total = 0;
   const out = [];
+  const c0 = process.cpuUsage();
   for (const l of lines) {
     const t0 = performance.now();
     out.push(model.translate(l.replace(/\r$/, ""), opts));
     total += performance.now() - t0;
   }
+  const c = process.cpuUsage(c0);
   process.stdout.write(out.map((s) => s + "\n").join(""));
-  console.error(`${rt.isa()}: ${lines.length} lines, ${(total / Math.max(1, lines.length)).toFixed(2)} ms per sentence, memory ${rt.memoryBytes()} bytes`);
+  const n = Math.max(1, lines.length);
+  console.error(`${rt.isa()}: ${lines.length} lines, ${(total / n).toFixed(2)} ms per sentence ` +
+    `(cpu ${((c.user + c.system) / 1000 / n).toFixed(2)} ms), memory ${rt.memoryBytes()} bytes`);
   model.free();
 })();

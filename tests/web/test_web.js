@@ -109,8 +109,13 @@ function browserRss(profile) {
       const loadMs = Date.now() - t0;
       await page.fill("#beam", String(c.beam));
       await page.fill("#maxlen", String(c.maxLenB));
-      await page.fill("#input", "");
-      await page.type("#input", cfg.lines.join("\n"), { delay: 0 });
+      /* the lines but the last are pasted (fill), the last one is typed key by key */
+      const last = cfg.lines[cfg.lines.length - 1];
+      await page.fill("#input", cfg.lines.slice(0, -1).map((l) => l + "\n").join(""));
+      await page.focus("#input");
+      await page.keyboard.press("End");
+      await page.keyboard.press("Control+End");
+      await page.type("#input", last, { delay: 0, timeout: 120000 });
       await page.click("#go");
       await page.waitForSelector("body[data-state=done]", { timeout: 600000 });
       const r = await page.evaluate(() => ({ results: window.edgeformer.results, memory: window.edgeformer.memory }));
