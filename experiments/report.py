@@ -386,21 +386,33 @@ def budget(tables):
                                                     ", ".join(commits)))
         ef = [r for r in runs if r["row"]["config"] == "configs/mini/edgeformer.ini"
               and not r["row"]["set"] and r["run"]["task"] == "en-de"]
+        by_prec = {}
+        for r in ef:
+            prec = dict(r["run"]["recipe"]).get("precision", "fp32")
+            by_prec.setdefault(prec, []).append(r)
+        for prec in sorted(by_prec):
+            rs = by_prec[prec]
+            tps = sum(r["tokens_per_second"] for r in rs) / len(rs)
+            toks = sum(r["target_tokens"] for r in rs) / len(rs)
+            md.append("The mini EdgeFormer trained at %.0f target tokens/s on en-de in %s and saw "
+                      "%.0fk target tokens per run (%d updates), about 0.3 of one epoch of en-de's "
+                      "training split (512 batches of about 800 target tokens at max_tokens "
+                      "1024, about 0.4M)." %
+                      (tps, prec, toks / 1000, rs[0]["updates"]))
         if ef:
-            tps = sum(r["tokens_per_second"] for r in ef) / len(ef)
-            toks = sum(r["target_tokens"] for r in ef) / len(ef)
-            md.append("The mini EdgeFormer trained at %.0f target tokens/s on en-de and saw %.0fk "
-                      "target tokens per run (%d updates), a fraction of one epoch of en-de's "
-                      "training split: these are models at the very start of training, and the "
-                      "tables compare how fast the designs start to learn, not where they end."
-                      % (tps, toks / 1000, ef[0]["updates"]))
+            md.append("These are models at the very start of training: the tables compare how "
+                      "fast the designs start to learn, not where they end. The machine was "
+                      "shared with other jobs while the tables ran, so tokens/s and wall times "
+                      "are lower bounds of what 2 idle cores do.")
+            tps = max(sum(r["tokens_per_second"] for r in rs) / len(rs)
+                      for rs in by_prec.values())
             full_tps = tps * MINI_EDGEFORMER_MACS / FULL_EDGEFORMER_MACS
             full_tokens = 8192 * 20000
             md.append("\n**Full scale** (not run): the same tables with the d = 512 shapes "
                       "(configs/edgelm.ini, configs/ut.ini, configs/ut-wide.ini, and a standard "
                       "Transformer equalised the same way), e.g. 20,000 updates of 8,192 target "
                       "tokens each. The EdgeLM shape costs %.1fx the mini model's multiply-adds "
-                      "per token (1.34G against 0.35G at 30+30 tokens), so at the throughput "
+                      "per token (1.34G against 0.35G at 30+30 tokens), so at the best throughput "
                       "measured here one full run would train at about %.0f tokens/s and take "
                       "about %.0f days on this 2-core machine; a table of 4 rows x 2 seeds, %.0f "
                       "days. It is what data-parallel training over many machines makes "
