@@ -2,9 +2,11 @@
 # Exact resume: a run killed with SIGKILL at random moments and resumed until it finishes
 # ends with parameters and Adam moments bit-identical to an uninterrupted run of the same
 # config; SIGTERM saves checkpoint_last.h5 and exits cleanly (status 130).
-# Usage: test_resume.sh EDGEFORMER CKPT_DIGEST SOURCE_DIR WORK_DIR
+# Usage: test_resume.sh EDGEFORMER CKPT_DIGEST SOURCE_DIR WORK_DIR [PRECISION]
+# PRECISION (fp32 or bf16, default fp32) is the config's [optim] precision: exact resume must
+# hold for bf16 training too (on a CPU without bf16 the run trains in fp32 and says so).
 set -euo pipefail
-bin=$1 digest=$2 src=$3 work=$4
+bin=$1 digest=$2 src=$3 work=$4 precision=${5:-fp32}
 rm -rf "$work"
 mkdir -p "$work/text"
 fx="$src/tests/fixtures/data"
@@ -34,6 +36,7 @@ dropout = 0.1
 data = $work/bin
 max_tokens = 600
 [optim]
+precision = $precision
 lr = 0.002
 warmup_updates = 5
 clip_norm = 1.0
