@@ -236,6 +236,8 @@ def render(tables, plots_dir, out_path):
             md.append(meta["about"] + "\n")
         rec = ", ".join("%s %s" % (k, v) for k, v in meta["recipe"])
         dec = ", ".join("%s %s" % (k, v) for k, v in sorted(meta["decode"].items()))
+        for task, r in sorted(meta.get("recipe_task", {}).items()):
+            rec += "; on %s: %s" % (task, ", ".join("%s %s" % tuple(kv) for kv in r))
         for task, d in sorted(meta.get("decode_task", {}).items()):
             dec += "; on %s: %s" % (task, ", ".join("%s %s" % kv for kv in sorted(d.items())))
         md.append("Scale **%s**; seeds %s. Recipe (every row): %s. Test decoding: %s.\n" %

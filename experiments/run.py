@@ -82,6 +82,7 @@ def load_table(path):
             "recipe": [[k, v] for k, v in cp["recipe"].items()],
             "decode": {k: v for k, v in cp["decode"].items()},
             "decode_task": {},
+            "recipe_task": {},
             "rows": [],
             "claims": [],
         }
@@ -95,6 +96,8 @@ def load_table(path):
                     "set": parse_set(r.get("set", "")),
                     "group": r.get("group", ""),
                 })
+            elif sec.startswith("recipe "):  # per-task changes to [recipe]
+                table["recipe_task"][sec[7:].strip()] = [[k, v] for k, v in cp[sec].items()]
             elif sec.startswith("decode "):  # per-task changes to [decode]
                 table["decode_task"][sec[7:].strip()] = {k: v for k, v in cp[sec].items()}
             elif sec.startswith("claim "):
@@ -189,7 +192,7 @@ def run_key(table, row, task, seed, data_sha):
         "config": row["config"],
         "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
         "set": row["set"],
-        "recipe": table["recipe"],
+        "recipe": recipe_of(table, task),
         "decode": decode_of(table, task),
         "task": task,
         "seed": seed,
@@ -230,21 +233,35 @@ def count_model(edgeformer, row, vocab):
     }
 
 
-def train_cmd(edgeformer, table, row, task_bin, seed, threads, save_dir, max_update=None):
+def train_cmd(edgeformer, table, row, task_bin, seed, threads, save_dir, max_update=None,
+              task=None):
     cmd = [edgeformer, "train", os.path.join(ROOT, row["config"]), "--data", task_bin,
            "--save-dir", save_dir, "--seed", str(seed), "--threads", str(threads),
            "--no-progress-bar", "true"]
-    cmd += args_of(table["recipe"]) + args_of(row["set"])
+    cmd += args_of(recipe_of(table, task)) + args_of(row["set"])
     if max_update is not None:
         cmd += ["--max-update", str(max_update)]
     return cmd
 
 
-def recipe_get(table, key, default=None):
-    for k, v in table["recipe"]:
+def recipe_get(table, key, default=None, task=None):
+    for k, v in recipe_of(table, task):
         if k.replace("-", "_") == key:
             return v
     return default
+
+
+def recipe_of(table, task):
+    """[recipe] with the table's [recipe TASK] keys replaced or appended, in order."""
+    out = [list(kv) for kv in table["recipe"]]
+    for k, v in table.get("recipe_task", {}).get(task, []):
+        for kv in out:
+            if kv[0] == k:
+                kv[1] = v
+                break
+        else:
+            out.append([k, v])
+    return out
 
 
 def decode_of(table, task):
@@ -346,7 +363,8 @@ def run_one(edgeformer, table, row, task, seed, threads, results_dir, work_dir, 
 
     def train(max_update=None):
         t0 = time.time()
-        cmd = train_cmd(edgeformer, table, row, task_bin, seed, threads, save_dir, max_update)
+        cmd = train_cmd(edgeformer, table, row, task_bin, seed, threads, save_dir, max_update,
+                        task)
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -358,7 +376,7 @@ def run_one(edgeformer, table, row, task, seed, threads, results_dir, work_dir, 
     print("run %s: %s on %s, seed %d -> %s" % (table["id"], row["id"], task, seed, save_dir),
           flush=True)
     # Part 1: up to the first validation, whose exact loss the check mode reproduces.
-    first = int(recipe_get(table, "validate_interval_updates", "0"))
+    first = int(recipe_get(table, "validate_interval_updates", "0", task))
     if first <= 0:
         die("%s: the recipe needs validate_interval_updates > 0" % table["id"])
     if "check_loss" not in state:
@@ -418,7 +436,7 @@ def run_one(edgeformer, table, row, task, seed, threads, results_dir, work_dir, 
 
 def table_meta(table):
     return {k: table[k] for k in ("id", "title", "scale", "about", "tasks", "seeds", "recipe",
-                                  "decode", "decode_task", "claims")} | {
+                                  "decode", "decode_task", "recipe_task", "claims")} | {
         "row_order": [r["id"] for r in table["rows"]]}
 
 
@@ -435,7 +453,7 @@ def cmd_run(a):
             for row in rows:
                 for seed in seeds:
                     print(" ".join(train_cmd(edgeformer, table, row, "work/bin/" + task, seed,
-                                             a.threads, "SAVE_DIR")))
+                                             a.threads, "SAVE_DIR", task=task)))
             continue
         data = prepare_task(task, edgeformer, a.work)
         for row in rows:
@@ -451,7 +469,8 @@ def cmd_check(a):
     edgeformer = os.path.abspath(os.path.join(a.bin, "edgeformer"))
     key = res["run"]
     row = res["row"]
-    table = {"recipe": key["recipe"], "decode": key["decode"], "decode_task": {}}
+    table = {"recipe": key["recipe"], "decode": key["decode"], "decode_task": {},
+             "recipe_task": {}}
     n = res["check"]["updates"]
     task_bin, _, data_sha = prepare_task(key["task"], edgeformer, a.work)
     if data_sha != key["data_sha256"]:
