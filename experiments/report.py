@@ -240,8 +240,14 @@ def render(tables, plots_dir, out_path):
             rec += "; on %s: %s" % (task, ", ".join("%s %s" % tuple(kv) for kv in r))
         for task, d in sorted(meta.get("decode_task", {}).items()):
             dec += "; on %s: %s" % (task, ", ".join("%s %s" % kv for kv in sorted(d.items())))
-        md.append("Scale **%s**; seeds %s. Recipe (every row): %s. Test decoding: %s.\n" %
-                  (meta["scale"], ", ".join(str(s) for s in meta["seeds"]), rec, dec))
+        built = {}
+        for r in runs:
+            built.setdefault(r["git_commit"][:7], set()).add(r["run"]["task"])
+        bins = "; ".join("commit %s (%s)" % (c, ", ".join(sorted(t))) for c, t in
+                         sorted(built.items()))
+        md.append("Scale **%s**; seeds %s. Recipe (every row): %s. Test decoding: %s. Binary "
+                  "built from %s.\n" % (meta["scale"], ", ".join(str(s) for s in meta["seeds"]),
+                                         rec, dec, bins))
         for task in meta["tasks"]:
             rows = by_row(runs, task)
             key, name = PRIMARY.get(task, ("bleu", "BLEU"))
