@@ -72,6 +72,40 @@ function browserRss(profile) {
   return 0;
 }
 
+/* CPU time (ms) of the browser and every process below it (the page and its worker run in a
+ * renderer; the others idle meanwhile): on a busy machine the CPU time of a pass says what an
+ * idle core would take, its wall time does not */
+function browserCpuMs(profile) {
+  const kids = new Map();
+  let browser = 0;
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+      if (!kids.has(Number(f[1]))) kids.set(Number(f[1]), []);
+      kids.get(Number(f[1])).push([Number(d), Number(f[11]) + Number(f[12])]);
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (cmd.includes(`--user-data-dir=${profile}`) && !cmd.some((a) => a.startsWith("--type="))) browser = Number(d);
+    } catch (e) {}
+  }
+  let ticks = 0;
+  const stack = [browser];
+  while (stack.length) {
+    const p = stack.pop();
+    for (const [k, t] of kids.get(p) || []) {
+      ticks += t;
+      stack.push(k);
+    }
+  }
+  try {
+    const st = fs.readFileSync(`/proc/${browser}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]);
+  } catch (e) {}
+  return ticks * 10; /* USER_HZ = 100 */
+}
+
 (async () => {
   const root = path.resolve(cfg.site);
   const server = await serve(root);
@@ -118,11 +152,14 @@ function browserRss(profile) {
       await page.type("#input", last, { delay: 0, timeout: 120000 });
       /* warmup (for measurements): translate everything once untimed, so that the timed pass
        * runs V8's optimised code */
+      let cpu0 = 0;
       for (let pass = cfg.warmup ? 0 : 1; pass < 2; pass++) {
+        if (pass === 1) cpu0 = browserCpuMs(cfg.profile);
         await page.click("#go");
         await page.waitForSelector("body[data-state=done]", { timeout: 1200000 });
         if (pass === 0) await page.evaluate(() => (document.body.dataset.state = "loaded"));
       }
+      const cpuMs = browserCpuMs(cfg.profile) - cpu0;
       const r = await page.evaluate(() => ({ results: window.edgeformer.results, memory: window.edgeformer.memory }));
       const got = r.results.map((x) => (x.error !== undefined ? "ERROR: " + x.error : x.text));
       let same = got.length === c.expected.length;
@@ -139,12 +176,14 @@ function browserRss(profile) {
       const entry = {
         label: c.label, kernels: isa, lines: got.length, identical: same, loadMs,
         msPerSentence: ms.reduce((a, b) => a + b, 0) / Math.max(1, ms.length),
-        msMedian: sorted[Math.floor(sorted.length / 2)], wasmMemory: r.memory, pageJsHeap: heap,
+        msMedian: sorted[Math.floor(sorted.length / 2)], cpuMsPerSentence: cpuMs / Math.max(1, got.length),
+        wasmMemory: r.memory, pageJsHeap: heap,
         browserRss: browserRss(cfg.profile),
       };
       results.cases.push(entry);
       console.log(`${same ? "ok  " : "FAIL"} ${c.label} [${isa}]: ${got.length} lines ${same ? "identical to" : "differ from"} edgeformer-run; ` +
-        `${entry.msPerSentence.toFixed(1)} ms per sentence (median ${entry.msMedian.toFixed(1)}), ` +
+        `${entry.msPerSentence.toFixed(1)} ms per sentence (median ${entry.msMedian.toFixed(1)}; ` +
+        `browser CPU ${entry.cpuMsPerSentence.toFixed(1)}), ` +
         `wasm memory ${(r.memory / 1048576).toFixed(1)} MiB, page JS heap ${(heap / 1048576).toFixed(1)} MiB, ` +
         `browser processes ${(entry.browserRss / 1048576).toFixed(0)} MiB resident`);
       if (cfg.screenshot && c === cfg.cases[0]) await page.screenshot({ path: cfg.screenshot, fullPage: true });
