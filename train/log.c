@@ -78,12 +78,13 @@ void ef_log_train(ef_logger *l, const ef_log_stats *s) {
   printf("epoch %03lld: %6lld / %lld loss=%.3f, nll_loss=%.3f, ppl=%.2f, wps=%.0f, ups=%.2f, "
          "wpb=%.1f, bsz=%.1f, num_updates=%lld, lr=%.6g, gnorm=%.3f, clip=%.0f, train_wall=%.0f, "
          "wall=%.0f\n",
-         (long long)s->epoch, (long long)s->batch_in_epoch, (long long)s->batches_in_epoch,
-         s->loss, s->nll_loss, pow(2.0, s->nll_loss), s->wps, s->ups, s->wpb, s->bsz,
+         (long long)s->epoch, (long long)s->batch_in_epoch, (long long)s->batches_in_epoch, s->loss,
+         s->nll_loss, pow(2.0, s->nll_loss), s->wps, s->ups, s->wpb, s->bsz,
          (long long)s->num_updates, s->lr, s->gnorm, s->clip, s->train_wall, s->wall);
   fflush(stdout);
   json(l, "train", NULL, s);
-  if (l->n_train < EF_LOG_MAX_POINTS) l->train[l->n_train++] = (point){(double)s->num_updates, s->loss};
+  if (l->n_train < EF_LOG_MAX_POINTS)
+    l->train[l->n_train++] = (point){(double)s->num_updates, s->loss};
 }
 
 void ef_log_valid(ef_logger *l, const char *subset, const ef_log_stats *s, double best,
@@ -96,7 +97,8 @@ void ef_log_valid(ef_logger *l, const char *subset, const ef_log_stats *s, doubl
          s->bsz, (long long)s->num_updates, best_is_bleu ? "bleu" : "loss", best);
   fflush(stdout);
   json(l, "valid", subset, s);
-  if (l->n_valid < EF_LOG_MAX_POINTS) l->valid[l->n_valid++] = (point){(double)s->num_updates, s->loss};
+  if (l->n_valid < EF_LOG_MAX_POINTS)
+    l->valid[l->n_valid++] = (point){(double)s->num_updates, s->loss};
 }
 
 void ef_log_progress(ef_logger *l, const ef_log_stats *s) {
@@ -110,6 +112,9 @@ void ef_log_progress(ef_logger *l, const ef_log_stats *s) {
   fprintf(stderr, "\r\033[Kepoch %03lld %3.0f%% [%s] %lld/%lld loss=%.3f ppl=%.2f lr=%.3g",
           (long long)s->epoch, 100.0 * frac, bar, (long long)s->batch_in_epoch,
           (long long)s->batches_in_epoch, s->loss, pow(2.0, s->nll_loss), s->lr);
+  if (s->max_update > 0 && s->eta >= 0.0)
+    fprintf(stderr, " | update %lld/%lld, ETA %dm%02ds", (long long)s->num_updates,
+            (long long)s->max_update, (int)(s->eta / 60.0), (int)fmod(s->eta, 60.0));
   l->bar_drawn = 1;
 }
 
@@ -149,19 +154,27 @@ int ef_log_plot(ef_logger *l, char *err, size_t errlen) {
   snprintf(tmp, sizeof tmp, "%s.tmp", l->plot_path);
   FILE *f = fopen(tmp, "w");
   if (!f) return snprintf(err, errlen, "%s: cannot write", tmp), -1;
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-             "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+  fprintf(f,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+          "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
+          "fill=\"white\"/>\n",
           SVG_W, SVG_H);
-  fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"15\">edgeformer training: loss (bits per token)</text>\n", SVG_PAD);
+  fprintf(f,
+          "<text x=\"%d\" y=\"24\" font-size=\"15\">edgeformer training: loss (bits per "
+          "token)</text>\n",
+          SVG_PAD);
   for (int t = 0; t <= 4; t++) { /* grid and axis labels */
     double yv = y0 + (y1 - y0) * t / 4.0, y = SVG_H - SVG_PAD - (SVG_H - 2 * SVG_PAD) * t / 4.0;
     double xv = x0 + (x1 - x0) * t / 4.0, x = SVG_PAD + (SVG_W - 2 * SVG_PAD) * t / 4.0;
     fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", SVG_PAD, y,
             SVG_W - SVG_PAD, y);
-    fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", SVG_PAD - 6, y + 4, yv);
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", x, SVG_H - SVG_PAD + 18, xv);
+    fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", SVG_PAD - 6, y + 4,
+            yv);
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", x,
+            SVG_H - SVG_PAD + 18, xv);
   }
-  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">updates</text>\n", SVG_W / 2, SVG_H - 12);
+  fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">updates</text>\n", SVG_W / 2,
+          SVG_H - 12);
   polyline(f, l->train, l->n_train, x0, x1, y0, y1, "#1f77b4");
   polyline(f, l->valid, l->n_valid, x0, x1, y0, y1, "#d62728");
   fprintf(f, "<text x=\"%d\" y=\"44\" fill=\"#1f77b4\">train loss</text>\n", SVG_W - SVG_PAD - 150);

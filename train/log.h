@@ -15,6 +15,8 @@ typedef struct ef_log_stats {
   int64_t num_updates, epoch, batch_in_epoch, batches_in_epoch;
   double bleu, chrf; /* validation only; NaN (or 0 in a zeroed struct with has_bleu 0) = absent */
   int has_bleu;
+  int64_t max_update; /* progress bar: the run's last update (0: no limit, no ETA) */
+  double eta;         /* progress bar: seconds left at this run's pace (< 0: unknown) */
 } ef_log_stats;
 
 typedef struct ef_logger ef_logger;

@@ -372,6 +372,7 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
   double lsum = 0, nsum = 0, gsum = 0, clipped = 0, t_log = now(), train_wall = 0;
   int64_t ntok = 0, nsent = 0, nupd = 0, nbatch = 0, nonfinite_run = 0;
   int finished = 0;
+  const int64_t first_update = t.st.num_updates; /* of this run (for the ETA) */
   ef_batch_stats bst;
   ef_batch_iter_stats(t.train_it, &bst);
   while (!finished) {
@@ -426,7 +427,12 @@ int ef_train_run(ef_model_config *mcfg, const ef_train_options *o, ef_train_resu
                         .num_updates = t.st.num_updates,
                         .epoch = t.st.epoch,
                         .batch_in_epoch = pos.index,
-                        .batches_in_epoch = bst.n_batches};
+                        .batches_in_epoch = bst.n_batches,
+                        .max_update = o->max_update,
+                        .eta = -1.0};
+      if (o->max_update && t.st.num_updates > first_update)
+        s.eta = (now() - t.t_start) / (double)(t.st.num_updates - first_update) *
+                (double)(o->max_update - t.st.num_updates);
       ef_log_progress(t.log, &s);
       if (nupd && t.st.num_updates % o->log_interval == 0) {
         double dt = now() - t_log;
