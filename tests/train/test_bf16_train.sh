@@ -8,16 +8,8 @@
 # Usage: test_bf16_train.sh EDGEFORMER SOURCE_DIR WORK_DIR
 set -euo pipefail
 bin=$1 src=$2 work=$3
-rm -rf "$work"
-mkdir -p "$work/text"
-fx="$src/tests/fixtures/data"
-head -n 200 "$fx/kjv-web.src" > "$work/text/train.src"
-head -n 200 "$fx/kjv-web.tgt" > "$work/text/train.tgt"
-tail -n 50 "$fx/kjv-web.src" > "$work/text/valid.src"
-tail -n 50 "$fx/kjv-web.tgt" > "$work/text/valid.tgt"
-"$bin" prepare --trainpref "$work/text/train" --validpref "$work/text/valid" \
-  --spm "$src/tests/fixtures/spm/uni2k_nfkc.model" --joined-dictionary \
-  --destdir "$work/bin" > "$work/prepare.log"
+. "$(dirname "$0")/tiny_data.sh"
+tiny_data "$bin" "$src" "$work"
 cat > "$work/small.ini" <<INI
 [model]
 encoder_layers = 4

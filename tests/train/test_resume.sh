@@ -7,16 +7,8 @@
 # hold for bf16 training too (on a CPU without bf16 the run trains in fp32 and says so).
 set -euo pipefail
 bin=$1 digest=$2 src=$3 work=$4 precision=${5:-fp32}
-rm -rf "$work"
-mkdir -p "$work/text"
-fx="$src/tests/fixtures/data"
-head -n 200 "$fx/kjv-web.src" > "$work/text/train.src"
-head -n 200 "$fx/kjv-web.tgt" > "$work/text/train.tgt"
-tail -n 50 "$fx/kjv-web.src" > "$work/text/valid.src"
-tail -n 50 "$fx/kjv-web.tgt" > "$work/text/valid.tgt"
-"$bin" prepare --trainpref "$work/text/train" --validpref "$work/text/valid" \
-  --spm "$src/tests/fixtures/spm/uni2k_nfkc.model" --joined-dictionary \
-  --destdir "$work/bin" > "$work/prepare.log"
+. "$(dirname "$0")/tiny_data.sh"
+tiny_data "$bin" "$src" "$work"
 
 cat > "$work/tiny.ini" <<INI
 [model]
